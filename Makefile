@@ -1,0 +1,26 @@
+# Quick start (fresh machine):   make doctor    |    make test
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup doctor test lint bench clean
+
+setup:
+	bash scripts/setup
+
+doctor: setup
+	$(BIN)/sero-ls doctor
+
+test:
+	bash scripts/setup --test
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint:
+	$(BIN)/ruff check sero_ls tests bench
+	$(BIN)/mypy
+
+bench:
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) test-output

@@ -1,0 +1,3 @@
+from sero_ls.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""The data of runtime resolution: what probes found and what a folder resolved to.
+
+Plain attrs classes; JSON (camelCase, CONTRACT §4) goes through ``CONVERTER``.
+Unknown or absent parts are ``None`` or ``[]``, never left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
+
+Mode = Literal["container", "host"]
+Requested = Literal["auto", "container", "host"]
+SystemState = Literal["running", "not-running", "missing", "unknown"]
+ServerState = Literal["starting", "running", "restarting", "failed", "stopped"]
+
+
+@attrs.frozen
+class Mount:
+    host: str
+    container: str
+    read_only: bool = False
+
+
+@attrs.frozen
+class ContainerRecord:
+    """One container as a backend's CLI describes it (normalised across backends)."""
+
+    id: str
+    name: str
+    state: str  # running | stopped | exited | created | paused | stopping | unknown ...
+    image: str | None = None
+    image_id: str | None = None
+    ip: str | None = None
+    mounts: tuple[Mount, ...] = ()
+    labels: dict[str, str] = attrs.field(factory=dict)
+    created: dt.datetime | None = None
+    started: dt.datetime | None = None
+    ports: tuple[PortBinding, ...] = ()
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@attrs.frozen
+class PortBinding:
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str | None = None
+    host_port: int | None = None
+
+
+@attrs.frozen
+class ImageRecord:
+    reference: str
+    id: str | None = None
+    created: dt.datetime | None = None
+
+
+@attrs.define
+class ContainerInfo:
+    id: str
+    state: str
+    image: str | None = None
+    ip: str | None = None
+    name: str | None = None
+    created: str | None = None
+
+
+@attrs.define
+class RuntimeInfo:
+    backend: str | None = None
+    cli: str | None = None
+    system: SystemState = "unknown"
+    container: ContainerInfo | None = None
+    mounts: list[Mount] = attrs.field(factory=list)
+
+
+@attrs.define
+class Capability:
+    id: str
+    available: bool
+    requires: Literal["container", "any"]
+    reason: str | None = None
+
+
+@attrs.define
+class ServerEntry:
+    id: str
+    languages: list[str] = attrs.field(factory=list)
+    mode: Mode | None = None
+    state: ServerState = "starting"
+    pid: int | None = None
+    restarts: int = 0
+    reason: str | None = None
+    message: str | None = None
+
+
+@attrs.define
+class FolderStatus:
+    uri: str
+    name: str
+    requested: Requested
+    mode: Mode
+    degraded: bool
+    reason: str | None
+    message: str
+    remedy: list[str] = attrs.field(factory=list)
+    runtime: RuntimeInfo = attrs.field(factory=RuntimeInfo)
+    capabilities: list[Capability] = attrs.field(factory=list)
+    servers: list[ServerEntry] = attrs.field(factory=list)
+    checked_at: str | None = None
+    # Extensions to CONTRACT §4 (documented in docs/protocol.md).
+    stale: list[str] = attrs.field(factory=list)
+
+    def same_as(self, other: FolderStatus | None) -> bool:
+        """Equal apart from ``checkedAt`` (a change of the time alone is not a change)."""
+        if other is None:
+            return False
+        return attrs.evolve(self, checked_at=None) == attrs.evolve(other, checked_at=None)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.capitalize() for p in rest)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(omit_if_default=False)
+    for cls in (Mount, ContainerInfo, RuntimeInfo, Capability, ServerEntry, FolderStatus):
+        overrides = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
+        conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, **overrides))  # type: ignore[arg-type]
+    conv.register_unstructure_hook(dt.datetime, lambda d: d.isoformat())
+    return conv
+
+
+CONVERTER = _make_converter()
+
+
+def to_json(status: FolderStatus) -> dict[str, Any]:
+    out: dict[str, Any] = CONVERTER.unstructure(status)
+    # Capabilities say "reason" only when unavailable; servers only when they have one.
+    for cap in out["capabilities"]:
+        if cap["reason"] is None:
+            del cap["reason"]
+    return out
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
