@@ -1,0 +1,303 @@
+"""Rewrite the URI-typed fields of raw LSP messages, and nothing else.
+
+The proxy forwards messages as ``json.loads`` dicts. This module applies a caller's mapping
+function to exactly the fields that ``uri_table.json`` lists for a method (generated from the
+LSP meta model by :mod:`sero_ls.proxy.uri_table_gen`): document text, ``data``, command
+``arguments``, settings and every other string stay untouched, even when they contain a URI.
+
+* ``map_params(method, direction, params, fn)`` maps a request's or notification's params.
+  ``client/registerCapability`` also maps each registration's ``registerOptions`` with the
+  paths of that registration's own method (``workspace/didChangeWatchedFiles`` watchers...).
+* ``map_result(method, direction, result, fn)`` maps the result of request ``method``
+  travelling in ``direction`` (a backend's ``textDocument/definition`` result goes to_client).
+* ``map_partial_result(...)`` maps a ``$/progress`` value that carries a partial result of
+  ``method`` (the caller knows which request owns the partialResultToken).
+
+The value is mutated in place and returned (new strings are stored into their parent
+container; map keys are rebuilt in the same dict). Unknown methods, a direction the protocol
+does not define for the method, methods without URI fields and malformed values (None, wrong
+types, missing keys) are returned unchanged without raising.
+
+The table is compiled at import into a tree of :class:`_Node` per (method, direction): walking
+touches only the branches that can hold a URI, and a method without URI fields costs one dict
+lookup.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any, Final, Literal, Protocol, cast
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["uri", "path", "glob"]
+Direction = Literal["to_server", "to_client"]
+KINDS: Final[frozenset[str]] = frozenset({"uri", "path", "glob"})
+
+
+class UriMapper(Protocol):
+    def __call__(self, value: str, kind: Kind) -> str:
+        """The mapped value; ``value`` itself when the mapping does not apply."""
+        ...
+
+
+class _Node:
+    """Where URIs sit inside one value. Every member is optional; the walker applies each part
+    only when the value has the matching JSON type (string / object / array)."""
+
+    __slots__ = ("fields", "index", "items", "key_kind", "kind", "refs", "values")
+
+    def __init__(self) -> None:
+        self.kind: Kind | None = None  # the value itself, when it is a string
+        self.fields: tuple[tuple[str, _Node], ...] = ()  # object properties
+        self.items: _Node | None = None  # every element of an array
+        self.index: tuple[tuple[int, _Node], ...] = ()  # elements of a tuple
+        self.values: _Node | None = None  # every value of a map
+        self.key_kind: Kind | None = None  # the keys of a map
+        self.refs: tuple[_Node, ...] = ()  # recursive definitions applied here too
+
+
+def _tokens(path: str) -> list[str]:
+    """``$.a[].b{}{key}[0]`` -> ``['.a', '[]', '.b', '{}', '{key}', '[0]']``."""
+    if not path.startswith("$"):
+        raise ValueError(f"path must start with '$': {path!r}")
+    out: list[str] = []
+    i, n = 1, len(path)
+    while i < n:
+        c = path[i]
+        if c == ".":
+            j = i + 1
+            while j < n and path[j] not in ".[{":
+                j += 1
+            if j == i + 1:
+                raise ValueError(f"empty field name in {path!r}")
+            out.append(path[i:j])
+            i = j
+        elif c in "[{":
+            j = path.index("]" if c == "[" else "}", i) + 1
+            out.append(path[i:j])
+            i = j
+        else:
+            raise ValueError(f"unexpected {c!r} at {i} in {path!r}")
+    return out
+
+
+class _Builder:
+    """Mutable trie used while compiling; frozen into :class:`_Node` afterwards."""
+
+    def __init__(self) -> None:
+        self.kind: Kind | None = None
+        self.fields: dict[str, _Builder] = {}
+        self.items: _Builder | None = None
+        self.index: dict[int, _Builder] = {}
+        self.values: _Builder | None = None
+        self.key_kind: Kind | None = None
+        self.refs: list[str] = []
+
+    def add(self, path: str, kind: str) -> None:
+        node = self
+        for tok in _tokens(path):
+            if tok == "{key}":
+                node.key_kind = _check_kind(kind, path)
+                return
+            if tok.startswith("."):
+                node = node.fields.setdefault(tok[1:], _Builder())
+            elif tok == "[]":
+                node.items = node.items or _Builder()
+                node = node.items
+            elif tok == "{}":
+                node.values = node.values or _Builder()
+                node = node.values
+            else:
+                node = node.index.setdefault(int(tok[1:-1]), _Builder())
+        if kind.startswith("@"):
+            node.refs.append(kind[1:])
+        else:
+            node.kind = _check_kind(kind, path)
+
+    def freeze(self, into: _Node, definitions: Mapping[str, _Node]) -> _Node:
+        def sub(b: _Builder | None) -> _Node | None:
+            return None if b is None else b.freeze(_Node(), definitions)
+
+        into.kind = self.kind
+        into.fields = tuple((k, v.freeze(_Node(), definitions)) for k, v in self.fields.items())
+        into.items = sub(self.items)
+        into.index = tuple((k, v.freeze(_Node(), definitions)) for k, v in self.index.items())
+        into.values = sub(self.values)
+        into.key_kind = self.key_kind
+        into.refs = tuple(definitions[name] for name in self.refs)
+        return into
+
+
+def _check_kind(kind: str, path: str) -> Kind:
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r} for {path!r}")
+    return cast(Kind, kind)
+
+
+def _compile(paths: Mapping[str, str], definitions: Mapping[str, _Node]) -> _Node | None:
+    if not paths:
+        return None
+    builder = _Builder()
+    for path, kind in paths.items():
+        builder.add(path, kind)
+    return builder.freeze(_Node(), definitions)
+
+
+_SLOT_DIRECTIONS: Final[Mapping[str, tuple[tuple[str, Direction], ...]]] = {
+    "clientToServer": (("params", "to_server"), ("result", "to_client")),
+    "serverToClient": (("params", "to_client"), ("result", "to_server")),
+    "both": (
+        ("params", "to_server"),
+        ("params", "to_client"),
+        ("result", "to_client"),
+        ("result", "to_server"),
+    ),
+}
+
+
+class UriTable:
+    """The compiled table: one tree per (method, direction) and per registration method."""
+
+    def __init__(self, table: Mapping[str, Any]) -> None:
+        self.raw = table
+        defs_raw: Mapping[str, Mapping[str, str]] = table.get("definitions", {})
+        definitions = {name: _Node() for name in defs_raw}
+        for name, paths in defs_raw.items():
+            builder = _Builder()
+            for path, kind in paths.items():
+                builder.add(path, kind)
+            builder.freeze(definitions[name], definitions)
+        self.params: dict[tuple[str, str], _Node] = {}
+        self.result: dict[tuple[str, str], _Node] = {}
+        self.partial: dict[tuple[str, str], _Node] = {}
+        for method, entry in table.get("methods", {}).items():
+            for slot, direction in _SLOT_DIRECTIONS[entry["direction"]]:
+                target = self.params if slot == "params" else self.result
+                node = _compile(entry.get(slot, {}), definitions)
+                if node is not None:
+                    target[(method, direction)] = node
+                if slot == "result":
+                    node = _compile(entry.get("partialResult", {}), definitions)
+                    if node is not None:
+                        self.partial[(method, direction)] = node
+        self.registration: dict[str, _Node] = {}
+        for method, paths in table.get("registrationOptions", {}).items():
+            node = _compile(paths, definitions)
+            if node is not None:
+                self.registration[method] = node
+
+    @classmethod
+    def load(cls) -> UriTable:
+        text = resources.files("sero_ls.proxy").joinpath("uri_table.json").read_text("utf-8")
+        return cls(json.loads(text))
+
+
+def _walk(node: _Node, value: Any, fn: UriMapper) -> Any:
+    """Map ``value`` along ``node``; returns the value to store (a new str, or ``value``)."""
+    if type(value) is str:
+        if node.kind is not None:
+            value = fn(value, node.kind)
+    elif type(value) is dict:
+        for name, child in node.fields:
+            v = value.get(name)
+            if v is None:
+                continue
+            if type(v) is str and child.kind is not None and not child.refs:
+                value[name] = fn(v, child.kind)  # the common leaf: inline
+            else:
+                value[name] = _walk(child, v, fn)
+        if node.values is not None:
+            vnode = node.values
+            for k, v in value.items():
+                if v is not None:
+                    value[k] = _walk(vnode, v, fn)
+        if node.key_kind is not None:
+            kind = node.key_kind
+            pairs = list(value.items())
+            value.clear()
+            for k, v in pairs:
+                value[fn(k, kind) if type(k) is str else k] = v
+    elif type(value) is list:
+        if node.items is not None:
+            inode = node.items
+            for i, v in enumerate(value):
+                if v is not None:
+                    value[i] = _walk(inode, v, fn)
+        for i, child in node.index:
+            if i < len(value) and value[i] is not None:
+                value[i] = _walk(child, value[i], fn)
+    for ref in node.refs:
+        value = _walk(ref, value, fn)
+    return value
+
+
+def _apply(node: _Node | None, value: Any, fn: UriMapper, what: str) -> Any:
+    if node is None or value is None:
+        return value
+    try:
+        return _walk(node, value, fn)
+    except RecursionError:
+        log.warning("%s: value nested too deeply to map its URIs; forwarded partly mapped", what)
+        return value
+
+
+_TABLE: Final = UriTable.load()
+_REGISTER: Final = "client/registerCapability"
+
+
+def map_params(method: str, direction: Direction, params: Any, fn: UriMapper) -> Any:
+    """Map the URI fields of ``params`` of ``method`` travelling in ``direction`` (in place)."""
+    node = _TABLE.params.get((method, direction))
+    if node is not None:
+        params = _apply(node, params, fn, method)
+    if method == _REGISTER and type(params) is dict:
+        registrations = params.get("registrations")
+        if type(registrations) is list:
+            for reg in registrations:
+                if type(reg) is not dict:
+                    continue
+                reg_method = reg.get("method")
+                options = reg.get("registerOptions")
+                if type(reg_method) is str and options is not None:
+                    reg_node = _TABLE.registration.get(reg_method)
+                    if reg_node is not None:
+                        reg["registerOptions"] = _apply(reg_node, options, fn, reg_method)
+    return params
+
+
+def map_result(method: str, direction: Direction, result: Any, fn: UriMapper) -> Any:
+    """Map the URI fields of the result of request ``method`` travelling in ``direction``."""
+    return _apply(_TABLE.result.get((method, direction)), result, fn, method)
+
+
+def map_partial_result(method: str, direction: Direction, value: Any, fn: UriMapper) -> Any:
+    """Map a partial result of request ``method`` (the ``value`` of its ``$/progress``)."""
+    return _apply(_TABLE.partial.get((method, direction)), value, fn, method)
+
+
+def map_registration_options(method: str, options: Any, fn: UriMapper) -> Any:
+    """Map the ``registerOptions`` of a registration of ``method`` (e.g. file watchers)."""
+    return _apply(_TABLE.registration.get(method), options, fn, method)
+
+
+def uri_fields_of(method: str) -> dict[str, Any] | None:
+    """The table entry of ``method``: ``type``, ``direction`` and the path -> kind dicts
+    ``params``, ``result``, ``partialResult``, ``registrationOptions`` (empty when none).
+    None when the meta model knows neither the method nor a registration under that name."""
+    entry = _TABLE.raw["methods"].get(method)
+    registration = _TABLE.raw["registrationOptions"].get(method)
+    if entry is None and registration is None:
+        return None
+    entry = entry or {}
+    return {
+        "type": entry.get("type"),
+        "direction": entry.get("direction"),
+        "params": dict(entry.get("params", {})),
+        "result": dict(entry.get("result", {})),
+        "partialResult": dict(entry.get("partialResult", {})),
+        "registrationOptions": dict(registration or {}),
+    }
