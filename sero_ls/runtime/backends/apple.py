@@ -1,0 +1,55 @@
+"""Apple's `container` CLI (releases 0.x and 1.x)."""
+
+from __future__ import annotations
+
+from sero_ls.runtime.backends.base import Backend, SystemProbe
+from sero_ls.runtime.backends.parse import (
+    parse_apple_containers,
+    parse_apple_images,
+    parse_apple_system_status,
+)
+from sero_ls.runtime.cli import ProbeError
+from sero_ls.runtime.model import ContainerRecord, ImageRecord
+
+APPLE_CLI = "/usr/local/bin/container"
+
+
+class AppleBackend(Backend):
+    name = "apple"
+    # Apple installs to /usr/local/bin; a `container` on PATH is accepted too.
+    default_cli = (APPLE_CLI, "container")
+
+    async def system(self) -> SystemProbe:
+        # Not `container --help`: it pings the API server for up to 10 s first.
+        result = await self.run("system", "status", "--format", "json")
+        if result.returncode == 64:  # before 0.11 there was no --format
+            result = await self.run("system", "status")
+        state, detail = parse_apple_system_status(result.returncode, result.stdout)
+        if state == "running":
+            return SystemProbe("running", detail)
+        return SystemProbe("not-running", result.error_text() if result.stderr.strip() else detail)
+
+    async def containers(self) -> list[ContainerRecord]:
+        result = await self.run("list", "--all", "--format", "json")
+        if not result.ok:
+            raise ProbeError(f"`{self.cmd('list', '--all')}` failed: {result.error_text()}")
+        return self._parsed(result, parse_apple_containers)
+
+    async def image(self, reference: str) -> ImageRecord | None:
+        result = await self.run("image", "list", "--format", "json")
+        if not result.ok:
+            raise ProbeError(f"`{self.cmd('image', 'list')}` failed: {result.error_text()}")
+        for img in self._parsed(result, parse_apple_images):
+            if self.same_image(img.reference, reference):
+                return img
+        return None
+
+    def remedy_system(self) -> list[str]:
+        return [self.cmd("system", "start"), self.cmd("system", "status")]
+
+    def remedy_install(self) -> list[str]:
+        # Sero's own setup checks, once Apple's installer has put the CLI in place.
+        return [f"{APPLE_CLI} --help", f"{APPLE_CLI} system status"]
+
+    def remove_args(self, container: str) -> list[str]:
+        return ["delete", "--force", container]

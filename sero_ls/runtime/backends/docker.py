@@ -1,0 +1,81 @@
+"""Docker and Podman: the same commands, different `ps` JSON shapes."""
+
+from __future__ import annotations
+
+from sero_ls.runtime.backends.base import Backend, SystemProbe, on_macos
+from sero_ls.runtime.backends.parse import (
+    parse_docker_ps,
+    parse_image_inspect,
+    parse_inspect,
+    parse_podman_ps,
+)
+from sero_ls.runtime.cli import ProbeError
+from sero_ls.runtime.model import ContainerRecord, ImageRecord
+
+
+class DockerBackend(Backend):
+    name = "docker"
+    default_cli = ("docker",)
+
+    def parse_ps(self, text: str) -> list[ContainerRecord]:
+        return parse_docker_ps(text)
+
+    async def system(self) -> SystemProbe:
+        result = await self.run("info", "--format", "json")
+        if result.ok:
+            return SystemProbe("running")
+        return SystemProbe("not-running", result.error_text())
+
+    async def containers(self) -> list[ContainerRecord]:
+        ps = await self.run("ps", "-a", "--no-trunc", "--format", "json")
+        if not ps.ok:
+            raise ProbeError(f"`{self.cmd('ps', '-a')}` failed: {ps.error_text()}")
+        listed = self._parsed(ps, self.parse_ps)
+        if not listed:
+            return []
+        # ps does not carry mount sources (docker) or IPs: inspect them all in one call.
+        result = await self.run("inspect", "--type", "container", *[c.id for c in listed])
+        if not result.ok and not result.stdout.strip().startswith("["):
+            raise ProbeError(f"`{self.cmd('inspect')}` failed: {result.error_text()}")
+        # A container removed between ps and inspect is simply absent from the answer.
+        return self._parsed(result, parse_inspect)
+
+    async def image(self, reference: str) -> ImageRecord | None:
+        result = await self.run("image", "inspect", reference)
+        if not result.ok:
+            text = result.error_text().lower()
+            if "no such" in text or "not known" in text or "not found" in text:
+                return None
+            raise ProbeError(f"`{self.cmd('image', 'inspect', reference)}` failed: {text}")
+        images = self._parsed(result, parse_image_inspect)
+        return images[0] if images else None
+
+    def remedy_system(self) -> list[str]:
+        if on_macos():
+            return ["open -a Docker"]
+        return ["sudo systemctl start docker"]
+
+    def remedy_install(self) -> list[str]:
+        return ["brew install --cask docker"] if on_macos() else ["sudo apt-get install docker.io"]
+
+
+class PodmanBackend(DockerBackend):
+    name = "podman"
+    default_cli = ("podman",)
+
+    def parse_ps(self, text: str) -> list[ContainerRecord]:
+        return parse_podman_ps(text)
+
+    async def system(self) -> SystemProbe:
+        result = await self.run("info", "--format", "json")
+        if result.ok:
+            return SystemProbe("running")
+        return SystemProbe("not-running", result.error_text())
+
+    def remedy_system(self) -> list[str]:
+        if on_macos():
+            return ["podman machine start"]
+        return ["podman info", "systemctl --user start podman.socket"]
+
+    def remedy_install(self) -> list[str]:
+        return ["brew install podman"] if on_macos() else ["sudo apt-get install podman"]

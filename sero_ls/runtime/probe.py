@@ -1,0 +1,151 @@
+"""Probing the container runtimes for a set of folders (the effects side of resolution).
+
+One ``ProbeRound`` serves many folders: calls that do not depend on the folder
+(system status, the container list, an image lookup) run once per backend and
+are shared, so ten folders cost about as much as one. Every call is bounded by
+the folder's ``probeTimeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sero_ls.runtime.backends import Backend, SystemProbe, make_backend
+from sero_ls.runtime.backends.apple import AppleBackend
+from sero_ls.runtime.backends.docker import DockerBackend, PodmanBackend
+from sero_ls.runtime.cli import ProbeError
+from sero_ls.runtime.model import ContainerRecord, FolderStatus, ImageRecord, utc_now
+from sero_ls.runtime.resolve import Folder, Probe, find_workspace_container, resolve
+from sero_ls.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BACKEND_CLASSES: dict[str, type[Backend]] = {
+    "apple": AppleBackend,
+    "docker": DockerBackend,
+    "podman": PodmanBackend,
+}
+AUTO_ORDER = ("apple", "docker", "podman")
+CLI_BASENAMES = {"container": "apple", "docker": "docker", "podman": "podman"}
+
+
+def wanted_backend(settings: Settings) -> str:
+    """The backend the settings name: explicit, or inferred from `containerCli`'s name."""
+    name: str = settings.container_backend
+    if name == "auto" and settings.container_cli:
+        base = settings.container_cli.rstrip("/").rsplit("/", 1)[-1]
+        name = CLI_BASENAMES.get(base, "apple")
+    return name
+
+
+class ProbeRound:
+    """Memoised backend calls for one round of resolution."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+
+    def _once(self, key: tuple[Any, ...], make: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+        fut = self._memo.get(key)
+        if fut is None:
+            fut = asyncio.ensure_future(make())
+            self._memo[key] = fut
+        return asyncio.shield(fut)
+
+    def backend(self, name: str, cli: str, timeout: float) -> Backend:
+        return make_backend(name, cli, timeout)
+
+    async def system(self, b: Backend) -> SystemProbe:
+        result: SystemProbe = await self._once(("system", b.name, b.cli, b.timeout), b.system)
+        return result
+
+    async def containers(self, b: Backend) -> list[ContainerRecord]:
+        result: list[ContainerRecord] = await self._once(
+            ("containers", b.name, b.cli, b.timeout), b.containers
+        )
+        return result
+
+    async def image(self, b: Backend, ref: str) -> ImageRecord | None:
+        result: ImageRecord | None = await self._once(
+            ("image", b.name, b.cli, b.timeout, ref), lambda: b.image(ref)
+        )
+        return result
+
+    async def choose_backend(self, settings: Settings) -> tuple[Backend | None, tuple[str, ...]]:
+        """The backend per `containerBackend`/`containerCli` (CONTRACT §2); what was searched."""
+        timeout = settings.probe_timeout
+        name = wanted_backend(settings)
+        if name != "auto":
+            cls = BACKEND_CLASSES[name]
+            cli = cls.locate(settings.container_cli)
+            searched = (settings.container_cli,) if settings.container_cli else cls.default_cli
+            return (self.backend(name, cli, timeout) if cli else None), searched
+        # auto: apple where its CLI exists; else the first of docker, podman whose system answers.
+        searched: tuple[str, ...] = ()
+        located: list[Backend] = []
+        for candidate in AUTO_ORDER:
+            cls = BACKEND_CLASSES[candidate]
+            searched += cls.default_cli
+            cli = cls.locate(None)
+            if cli:
+                b = self.backend(candidate, cli, timeout)
+                if candidate == "apple":
+                    return b, searched
+                located.append(b)
+        for b in located:
+            try:
+                if (await self.system(b)).state == "running":
+                    return b, searched
+            except ProbeError:
+                continue
+        return (located[0] if located else None), searched
+
+    async def probe(self, folder: Folder, settings: Settings) -> Probe:
+        if settings.runtime == "host":
+            return Probe()
+        b, searched = await self.choose_backend(settings)
+        if b is None:
+            wanted = wanted_backend(settings)
+            return Probe(searched=searched, wanted_backend=None if wanted == "auto" else wanted)
+        try:
+            system = await self.system(b)
+            if system.state != "running":
+                return Probe(b, searched, system.state, system.detail)
+            containers = tuple(await self.containers(b))
+            match = find_workspace_container(folder.path, containers, settings.container)
+            image = container_image = None
+            if match.container is None:
+                image = await self.image(b, settings.image)
+            elif match.container.image_id or match.container.image:
+                ref = match.container.image_id or match.container.image or ""
+                try:
+                    container_image = await self.image(b, ref)
+                except ProbeError as exc:  # staleness is a bonus: never fail the folder on it
+                    log.info("image lookup for staleness failed: %s", exc)
+            return Probe(b, searched, "running", None, containers, image, container_image)
+        except ProbeError as exc:
+            return Probe(
+                b, searched, "unknown", error=str(exc), failed_command=b.cmd("system", "status")
+                if b.name == "apple" else b.cmd("info")
+            )  # fmt: skip
+
+
+async def resolve_folders(
+    folders: list[tuple[Folder, Settings]], round_: ProbeRound | None = None
+) -> list[FolderStatus]:
+    """Resolve every folder concurrently (shared probe calls)."""
+    round_ = round_ or ProbeRound()
+    now = utc_now()
+
+    async def one(folder: Folder, settings: Settings) -> FolderStatus:
+        # Hard deadline for the whole folder: a few probes, each bounded by probeTimeout.
+        try:
+            async with asyncio.timeout(settings.probe_timeout * 4 + 1):
+                probe = await round_.probe(folder, settings)
+        except TimeoutError:
+            probe = Probe(error=f"probing took longer than {settings.probe_timeout * 4 + 1:g} s")
+        return resolve(folder, settings, probe, checked_at=now)
+
+    return list(await asyncio.gather(*(one(f, s) for f, s in folders)))

@@ -1,0 +1,294 @@
+"""Deciding a folder's runtime: a pure function of what the probes found.
+
+``resolve(folder, settings, probe)`` -> FolderStatus. No processes, no clock
+(``checked_at`` is passed in), so every branch is tested on plain data.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shlex
+from collections.abc import Sequence
+
+import attrs
+
+from sero_ls.runtime import reasons as R
+from sero_ls.runtime.backends.base import Backend
+from sero_ls.runtime.capabilities import CONTAINER_ONLY, capabilities_for, unavailable
+from sero_ls.runtime.model import (
+    ContainerInfo,
+    ContainerRecord,
+    FolderStatus,
+    ImageRecord,
+    Mount,
+    RuntimeInfo,
+    SystemState,
+)
+from sero_ls.settings import Settings
+
+WORKSPACE_LABEL = "ai.sero.workspacePath"
+
+
+@attrs.frozen
+class Folder:
+    uri: str
+    path: str  # absolute host path
+    name: str
+
+
+@attrs.frozen
+class Probe:
+    """What the effects found for one folder (see probe.py)."""
+
+    backend: Backend | None = None  # the chosen backend (its CLI located), None when none is
+    searched: tuple[str, ...] = ()  # CLIs looked for, for the message when none was found
+    wanted_backend: str | None = None  # the backend that would have been used (for remedies)
+    system: SystemState = "unknown"
+    system_detail: str | None = None
+    containers: tuple[ContainerRecord, ...] | None = None
+    image: ImageRecord | None = None  # the workspace image (when looked up)
+    container_image: ImageRecord | None = None  # the found container's own image
+    error: str | None = None  # a probe that failed: timeout, unparseable output
+    failed_command: str | None = None
+
+
+@attrs.frozen
+class Match:
+    container: ContainerRecord | None
+    via: str | None = None  # "setting" | "label" | "mount"
+    tie: tuple[str, ...] = ()
+
+
+def _norm(path: str) -> str:
+    return posixpath.normpath(path) if path else path
+
+
+def _covers(source: str, folder: str) -> bool:
+    source, folder = _norm(source), _norm(folder)
+    return folder == source or folder.startswith(source.rstrip("/") + "/")
+
+
+def covering_mount(mounts: Sequence[Mount], folder: str) -> Mount | None:
+    """The mount whose host source contains ``folder``; the longest prefix wins."""
+    best = None
+    for m in mounts:
+        if _covers(m.host, folder) and (best is None or len(_norm(m.host)) > len(_norm(best.host))):
+            best = m
+    return best
+
+
+def find_workspace_container(
+    folder: str, containers: Sequence[ContainerRecord], wanted: str | None
+) -> Match:
+    """CONTRACT §2: the `container` setting; else the label; else the most specific mount."""
+    if wanted:
+        for c in containers:
+            if wanted in (c.id, c.name) or (len(wanted) >= 12 and c.id.startswith(wanted)):
+                return Match(c, "setting")
+        return Match(None, "setting")
+    labelled = [c for c in containers if _norm(c.labels.get(WORKSPACE_LABEL, "")) == _norm(folder)]
+    if labelled:
+        return _pick(labelled, "label")
+    best_len = -1
+    best: list[ContainerRecord] = []
+    for c in containers:
+        m = covering_mount(c.mounts, folder)
+        if m is None:
+            continue
+        n = len(_norm(m.host))
+        if n > best_len:
+            best_len, best = n, [c]
+        elif n == best_len:
+            best.append(c)
+    return _pick(best, "mount") if best else Match(None)
+
+
+def _pick(candidates: list[ContainerRecord], via: str) -> Match:
+    if len(candidates) == 1:
+        return Match(candidates[0], via)
+    running = [c for c in candidates if c.running]
+    if len(running) == 1:
+        return Match(running[0], via)
+    return Match(None, via, tuple(sorted(c.name or c.id for c in candidates)))
+
+
+def container_name_for(folder: Folder) -> str:
+    base = "".join(ch if ch.isalnum() or ch in "_.-" else "-" for ch in folder.name.lower())
+    return ("sero-" + base.strip("-.") or "sero-workspace")[:63]
+
+
+def resolve(
+    folder: Folder, settings: Settings, probe: Probe, *, checked_at: str | None = None
+) -> FolderStatus:
+    requested = settings.runtime
+    if requested == "host":
+        return _status(
+            folder,
+            settings,
+            probe,
+            mode="host",
+            reason=R.HOST_SELECTED,
+            message="Host mode (selected); container-only features are off by choice.",
+            checked_at=checked_at,
+        )
+    b = probe.backend
+    if probe.error:
+        what = f"the {b.name} runtime" if b else "the container runtime"
+        return _status(
+            folder, settings, probe, mode="host", reason=R.PROBE_FAILED,
+            message=f"Could not check {what}: {probe.error}",
+            remedy=[probe.failed_command] if probe.failed_command else [],
+            checked_at=checked_at,
+        )  # fmt: skip
+    if b is None:
+        looked = ", ".join(probe.searched) or "a container CLI"
+        return _status(
+            folder, settings, probe, mode="host", reason=R.CLI_MISSING,
+            message=f"No container CLI found (looked for {looked}).",
+            remedy=_install_remedy(settings, probe), checked_at=checked_at,
+        )  # fmt: skip
+    if probe.system != "running":
+        detail = f" ({probe.system_detail})" if probe.system_detail else ""
+        return _status(
+            folder, settings, probe, mode="host", reason=R.SYSTEM_NOT_RUNNING,
+            message=f"The {b.name} container system is not running{detail}.",
+            remedy=b.remedy_system(), checked_at=checked_at,
+        )  # fmt: skip
+    match = find_workspace_container(folder.path, probe.containers or (), settings.container)
+    c = match.container
+    if c is None:
+        if match.tie:
+            return _status(
+                folder, settings, probe, mode="host", reason=R.AMBIGUOUS,
+                message=f"Several containers match this folder equally: {', '.join(match.tie)}; "
+                "set the `container` setting to choose one.",
+                remedy=[], checked_at=checked_at,
+            )  # fmt: skip
+        create = b.cmd(*b.create_args(container_name_for(folder), folder.path, settings.image))
+        if probe.image is None and not settings.container:
+            return _status(
+                folder, settings, probe, mode="host", reason=R.IMAGE_MISSING,
+                message=f"No workspace container, and the image {settings.image} is not present.",
+                remedy=[b.cmd(*b.build_args(settings.image, settings.dockerfile)), create],
+                checked_at=checked_at,
+            )  # fmt: skip
+        what = (
+            f"No container named {settings.container!r}"
+            if settings.container
+            else "No workspace container for this folder"
+        )
+        return _status(
+            folder, settings, probe, mode="host", reason=R.CONTAINER_MISSING,
+            message=f"{what} ({b.name}).", remedy=[create], checked_at=checked_at,
+        )  # fmt: skip
+    if not c.running:
+        return _status(
+            folder, settings, probe, mode="host", reason=R.NOT_RUNNING, container=c,
+            message=f"The workspace container {c.name} is {c.state}.",
+            remedy=[b.cmd("start", c.name or c.id)], checked_at=checked_at,
+        )  # fmt: skip
+    recreate = [
+        b.cmd(*b.remove_args(c.name or c.id)),
+        b.cmd(*b.create_args(c.name or c.id, folder.path, c.image or settings.image)),
+    ]
+    if covering_mount(c.mounts, folder.path) is None:
+        return _status(
+            folder, settings, probe, mode="host", reason=R.NOT_MOUNTED, container=c,
+            message=f"The container {c.name} runs but no mount covers {folder.path}.",
+            remedy=recreate,
+            checked_at=checked_at,
+        )  # fmt: skip
+    stale = _stale(c, probe.container_image)
+    if stale:
+        return _status(
+            folder, settings, probe, mode="container", reason=R.STALE, container=c,
+            message=f"Container-backed ({b.name}): {c.name} running, but {stale}",
+            remedy=recreate,
+            stale=[stale], checked_at=checked_at,
+        )  # fmt: skip
+    return _status(
+        folder, settings, probe, mode="container", reason=None, container=c,
+        message=f"Container-backed ({b.name}): {c.name} running", checked_at=checked_at,
+    )  # fmt: skip
+
+
+def _stale(c: ContainerRecord, image: ImageRecord | None) -> str | None:
+    if image is None or image.created is None or c.created is None:
+        return None
+    if image.created > c.created:
+        ref = c.image or image.reference
+        return (
+            f"it was created ({c.created:%Y-%m-%d %H:%M}) before its image {ref} was last "
+            f"rebuilt ({image.created:%Y-%m-%d %H:%M}): recreate it to pick up the changes."
+        )
+    return None
+
+
+def _install_remedy(settings: Settings, probe: Probe) -> list[str]:
+    from sero_ls.runtime.backends.apple import AppleBackend
+    from sero_ls.runtime.backends.docker import DockerBackend, PodmanBackend
+
+    wanted = probe.wanted_backend or settings.container_backend
+    classes = {"apple": AppleBackend, "docker": DockerBackend, "podman": PodmanBackend}
+    if wanted not in classes:
+        wanted = "apple" if os.uname().sysname == "Darwin" else "podman"
+    return classes[wanted]("", 1).remedy_install()
+
+
+def _status(
+    folder: Folder,
+    settings: Settings,
+    probe: Probe,
+    *,
+    mode: str,
+    reason: str | None,
+    message: str,
+    remedy: list[str] | None = None,
+    container: ContainerRecord | None = None,
+    stale: list[str] | None = None,
+    checked_at: str | None,
+) -> FolderStatus:
+    b = probe.backend
+    degraded = mode == "host" and settings.runtime != "host"
+    caps = capabilities_for(mode, reason)  # type: ignore[arg-type]
+    if degraded:
+        lost = ", ".join(CONTAINER_ONLY[c] for c in unavailable(caps))
+        message = f"{message} Host mode (degraded): {lost} are unavailable."
+    info = None
+    mounts: list[Mount] = []
+    if container is not None:
+        info = ContainerInfo(
+            id=container.name or container.id,
+            state=container.state,
+            image=container.image,
+            ip=container.ip,
+            name=container.name,
+            created=container.created.isoformat() if container.created else None,
+        )
+        mounts = list(container.mounts)
+    return FolderStatus(
+        uri=folder.uri,
+        name=folder.name,
+        requested=settings.runtime,
+        mode=mode,  # type: ignore[arg-type]
+        degraded=degraded,
+        reason=reason,
+        message=message,
+        remedy=list(remedy or []),
+        runtime=RuntimeInfo(
+            backend=b.name if b else None,
+            cli=b.cli if b else None,
+            system=probe.system if b else "missing",
+            container=info,
+            mounts=mounts,
+        ),
+        capabilities=caps,
+        servers=[],
+        checked_at=checked_at,
+        stale=list(stale or []),
+    )
+
+
+def quote(argv: Sequence[str]) -> str:
+    return shlex.join(argv)
