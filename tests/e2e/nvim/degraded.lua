@@ -1,0 +1,38 @@
+-- A folder whose container runtime is missing: the degraded statusline (cost measured), one
+-- notification, :checkhealth sero, then :SeroRuntime host.
+local H = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/harness.lua')
+local sero = require('sero')
+
+H.run(function()
+  H.edit()
+  H.wait_statusline(20000, 'host (degraded)')
+  H.step('degraded')
+  H.R.status = sero.status()
+  H.R.icon_text = sero.statusline({ icon = true })
+
+  local n = 10000
+  local t0 = vim.uv.hrtime()
+  for _ = 1, n do
+    sero.statusline()
+  end
+  H.R.statusline_ns_per_call = (vim.uv.hrtime() - t0) / n
+
+  -- Redraws and a refreshed (unchanged) status must not notify again.
+  for _ = 1, 20 do
+    vim.cmd.redrawstatus({ bang = true })
+  end
+  local client = vim.lsp.get_clients({ name = 'sero_ls' })[1]
+  local resp = client:request_sync('sero/workspaceStatus', { refresh = true }, 15000, 0)
+  assert(resp and not resp.err, 'sero/workspaceStatus failed: ' .. vim.inspect(resp))
+  require('sero.status').update(client.id, resp.result.folders)
+
+  H.R.health = H.checkhealth()
+  vim.cmd.tabclose()
+
+  local events_before = H.R.status_events
+  vim.cmd('SeroRuntime host')
+  H.wait_statusline(20000, 'host')
+  H.step('host')
+  H.R.events_on_toggle = H.R.status_events - events_before
+  H.R.status_after = sero.status()
+end)
