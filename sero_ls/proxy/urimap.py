@@ -159,6 +159,9 @@ _SLOT_DIRECTIONS: Final[Mapping[str, tuple[tuple[str, Direction], ...]]] = {
 }
 
 
+_REGISTER: Final = "client/registerCapability"
+
+
 class UriTable:
     """The compiled table: one tree per (method, direction) and per registration method."""
 
@@ -189,6 +192,56 @@ class UriTable:
             node = _compile(paths, definitions)
             if node is not None:
                 self.registration[method] = node
+
+    def map_params(self, method: str, direction: Direction, params: Any, fn: UriMapper) -> Any:
+        """See :func:`map_params`."""
+        node = self.params.get((method, direction))
+        if node is not None:
+            params = _apply(node, params, fn, method)
+        if method == _REGISTER and type(params) is dict:
+            registrations = params.get("registrations")
+            if type(registrations) is list:
+                for reg in registrations:
+                    if type(reg) is dict:
+                        self._map_registration(reg, fn)
+        return params
+
+    def _map_registration(self, reg: dict[str, Any], fn: UriMapper) -> None:
+        reg_method = reg.get("method")
+        if type(reg_method) is str:
+            node = self.registration.get(reg_method)
+            if node is not None and reg.get("registerOptions") is not None:
+                reg["registerOptions"] = _apply(node, reg["registerOptions"], fn, reg_method)
+
+    def map_result(self, method: str, direction: Direction, result: Any, fn: UriMapper) -> Any:
+        """See :func:`map_result`."""
+        return _apply(self.result.get((method, direction)), result, fn, method)
+
+    def map_partial_result(
+        self, method: str, direction: Direction, value: Any, fn: UriMapper
+    ) -> Any:
+        """See :func:`map_partial_result`."""
+        return _apply(self.partial.get((method, direction)), value, fn, method)
+
+    def map_registration_options(self, method: str, options: Any, fn: UriMapper) -> Any:
+        """See :func:`map_registration_options`."""
+        return _apply(self.registration.get(method), options, fn, method)
+
+    def uri_fields_of(self, method: str) -> dict[str, Any] | None:
+        """See :func:`uri_fields_of`."""
+        entry = self.raw.get("methods", {}).get(method)
+        registration = self.raw.get("registrationOptions", {}).get(method)
+        if entry is None and registration is None:
+            return None
+        entry = entry or {}
+        return {
+            "type": entry.get("type"),
+            "direction": entry.get("direction"),
+            "params": dict(entry.get("params", {})),
+            "result": dict(entry.get("result", {})),
+            "partialResult": dict(entry.get("partialResult", {})),
+            "registrationOptions": dict(registration or {}),
+        }
 
     @classmethod
     def load(cls) -> UriTable:
@@ -245,59 +298,35 @@ def _apply(node: _Node | None, value: Any, fn: UriMapper, what: str) -> Any:
         return value
 
 
-_TABLE: Final = UriTable.load()
-_REGISTER: Final = "client/registerCapability"
+TABLE: Final = UriTable.load()
+"""The table generated from the LSP meta model (``uri_table.json``), compiled at import."""
 
 
 def map_params(method: str, direction: Direction, params: Any, fn: UriMapper) -> Any:
-    """Map the URI fields of ``params`` of ``method`` travelling in ``direction`` (in place)."""
-    node = _TABLE.params.get((method, direction))
-    if node is not None:
-        params = _apply(node, params, fn, method)
-    if method == _REGISTER and type(params) is dict:
-        registrations = params.get("registrations")
-        if type(registrations) is list:
-            for reg in registrations:
-                if type(reg) is not dict:
-                    continue
-                reg_method = reg.get("method")
-                options = reg.get("registerOptions")
-                if type(reg_method) is str and options is not None:
-                    reg_node = _TABLE.registration.get(reg_method)
-                    if reg_node is not None:
-                        reg["registerOptions"] = _apply(reg_node, options, fn, reg_method)
-    return params
+    """Map the URI fields of ``params`` of ``method`` travelling in ``direction`` (in place).
+
+    For ``client/registerCapability``, each registration's ``registerOptions`` is mapped with
+    the paths of the registration's own method."""
+    return TABLE.map_params(method, direction, params, fn)
 
 
 def map_result(method: str, direction: Direction, result: Any, fn: UriMapper) -> Any:
     """Map the URI fields of the result of request ``method`` travelling in ``direction``."""
-    return _apply(_TABLE.result.get((method, direction)), result, fn, method)
+    return TABLE.map_result(method, direction, result, fn)
 
 
 def map_partial_result(method: str, direction: Direction, value: Any, fn: UriMapper) -> Any:
     """Map a partial result of request ``method`` (the ``value`` of its ``$/progress``)."""
-    return _apply(_TABLE.partial.get((method, direction)), value, fn, method)
+    return TABLE.map_partial_result(method, direction, value, fn)
 
 
 def map_registration_options(method: str, options: Any, fn: UriMapper) -> Any:
     """Map the ``registerOptions`` of a registration of ``method`` (e.g. file watchers)."""
-    return _apply(_TABLE.registration.get(method), options, fn, method)
+    return TABLE.map_registration_options(method, options, fn)
 
 
 def uri_fields_of(method: str) -> dict[str, Any] | None:
     """The table entry of ``method``: ``type``, ``direction`` and the path -> kind dicts
     ``params``, ``result``, ``partialResult``, ``registrationOptions`` (empty when none).
     None when the meta model knows neither the method nor a registration under that name."""
-    entry = _TABLE.raw["methods"].get(method)
-    registration = _TABLE.raw["registrationOptions"].get(method)
-    if entry is None and registration is None:
-        return None
-    entry = entry or {}
-    return {
-        "type": entry.get("type"),
-        "direction": entry.get("direction"),
-        "params": dict(entry.get("params", {})),
-        "result": dict(entry.get("result", {})),
-        "partialResult": dict(entry.get("partialResult", {})),
-        "registrationOptions": dict(registration or {}),
-    }
+    return TABLE.uri_fields_of(method)
