@@ -365,6 +365,17 @@ def remove_orphaned_test_containers(prefix: str = TEST_PREFIX) -> list[str]:
     return removed
 
 
+def remove_owned_test_containers(pid: int | None = None) -> list[str]:
+    """Remove every container this process (or `pid`) created, whatever its name."""
+    owner = os.getpid() if pid is None else pid
+    out = run([PODMAN, "ps", "-a", "--filter", f"label={OWNER_LABEL}={owner}",
+               "--format", "{{.Names}}"], check=False).stdout
+    names = out.split()
+    for name in names:
+        run([PODMAN, "rm", "-f", "-t", "0", name], check=False)
+    return names
+
+
 def _older_than(name: str, seconds: float) -> bool:
     proc = run([PODMAN, "container", "inspect", "--format", "{{.Created.Unix}}", name], check=False)
     created = proc.stdout.strip()

@@ -1,0 +1,104 @@
+"""Fixtures shared by every suite: real podman containers and the Apple CLI stand-in.
+
+* `podman` (session): podman works here, else skip (fail when env CI is set).
+* `workspace_container`: factory `make(workspace, **kwargs) -> Container` for
+  uniquely named `sero-test-<hex>` containers (kwargs of
+  tests.support.podman.create_workspace_container), all removed at teardown.
+* `tmp_workspace`: a folder whose path holds a space and a non-ASCII letter.
+* `apple_standin`: an AppleStandin (state folder, shape, label) plus
+  `apple_standin.create(workspace, **kwargs)` for containers it can see.
+
+Tests using these fixtures get the `podman` marker automatically.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests.support import podman as pm  # noqa: E402
+from tests.support.apple import AppleStandin  # noqa: E402
+
+PODMAN_FIXTURES = {"podman", "workspace_container", "apple_standin"}
+
+MakeContainer = Callable[..., pm.Container]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if PODMAN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.podman)
+
+
+@pytest.fixture(scope="session")
+def podman() -> Iterator[None]:
+    """Podman can run real containers here; skip (or fail under CI) with the reason."""
+    reason = pm.podman_ok()
+    if reason is not None:
+        message = f"podman is not usable: {reason}"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    pm.remove_orphaned_test_containers()
+    yield
+    pm.remove_owned_test_containers()
+
+
+def unique_name(prefix: str = pm.TEST_PREFIX) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def workspace_container(podman: None) -> Iterator[MakeContainer]:
+    """Factory: make(workspace, name=None, **create_kwargs) -> Container."""
+    made: list[str] = []
+
+    def make(workspace: Path, name: str | None = None, **kwargs: Any) -> pm.Container:
+        name = name or unique_name()
+        made.append(name)
+        return pm.create_workspace_container(name, workspace, **kwargs)
+
+    yield make
+    for name in made:
+        pm.run([pm.PODMAN, "rm", "-f", "-t", "0", name], check=False)
+
+
+@pytest.fixture
+def tmp_workspace(tmp_path: Path) -> Path:
+    """An empty folder `.../my proj é/` (a space and a non-ASCII letter in its path)."""
+    folder = tmp_path / "my proj é"
+    folder.mkdir()
+    return folder.resolve()
+
+
+class StandinWithContainers(AppleStandin):
+    """AppleStandin that also creates podman containers visible to it."""
+
+    make: MakeContainer
+
+    def create(self, workspace: Path, **kwargs: Any) -> pm.Container:
+        labels = {**self.labels, **kwargs.pop("labels", {})}
+        return self.make(workspace, labels=labels, **kwargs)
+
+
+@pytest.fixture
+def apple_standin(tmp_path: Path, workspace_container: MakeContainer) -> StandinWithContainers:
+    """The `container` stand-in, system running, 1.x shape, seeing only this test's containers."""
+    standin = StandinWithContainers(
+        state_dir=tmp_path / "apple-state",
+        label_key="ai.sero.test.standin",
+        label_value=uuid.uuid4().hex[:12],
+    )
+    standin.make = workspace_container
+    standin.set_system("running")
+    return standin

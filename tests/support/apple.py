@@ -1,0 +1,92 @@
+"""Driving the Apple `container` CLI stand-in (tests/fixtures/bin/container).
+
+The stand-in speaks Apple's CLI surface and runs real podman containers
+underneath; its environment variables are documented at the top of the script.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STANDIN_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "bin"
+STANDIN = STANDIN_DIR / "container"
+SYSTEM_STATES = ("running", "stopped", "unregistered")
+SHAPES = ("1", "0")
+
+
+def standin_env(
+    state_dir: Path,
+    shape: str = "1",
+    label: str | None = None,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """A full environment (os.environ merged) with the stand-in first on PATH.
+
+    `shape` "1" gives 1.x JSON, "0" the 0.12-and-older flat JSON; `label`
+    ("key=value") limits the containers the stand-in sees.
+    """
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
+    env = dict(os.environ if base is None else base)
+    env["PATH"] = os.pathsep.join([str(STANDIN_DIR), env.get("PATH", "")])
+    env["SERO_FAKE_APPLE_STATE"] = str(state_dir)
+    env["SERO_FAKE_APPLE_SHAPE"] = shape
+    if label:
+        env["SERO_FAKE_APPLE_LABEL"] = label
+    else:
+        env.pop("SERO_FAKE_APPLE_LABEL", None)
+    return env
+
+
+def set_system(state_dir: Path, state: str) -> None:
+    """Flip the stand-in's API server: running, stopped or unregistered."""
+    if state not in SYSTEM_STATES:
+        raise ValueError(f"state must be one of {SYSTEM_STATES}, got {state!r}")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "system").write_text(state + "\n")
+
+
+def set_kernel_missing(state_dir: Path, missing: bool = True) -> None:
+    """With a missing kernel, `system start` needs --enable-kernel-install (or a TTY)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "kernel").write_text(("missing" if missing else "installed") + "\n")
+
+
+@dataclass
+class AppleStandin:
+    """One test's stand-in: its state folder, JSON shape and visibility label."""
+
+    state_dir: Path
+    label_key: str
+    label_value: str
+    shape: str = "1"
+    cli: Path = field(default=STANDIN)
+
+    @property
+    def label(self) -> str:
+        return f"{self.label_key}={self.label_value}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Labels that make a podman container visible to this stand-in."""
+        return {self.label_key: self.label_value}
+
+    @property
+    def env(self) -> dict[str, str]:
+        return standin_env(self.state_dir, self.shape, self.label)
+
+    def set_system(self, state: str) -> None:
+        set_system(self.state_dir, state)
+
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = 30.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the stand-in with this environment; never raises on exit status."""
+        return subprocess.run(
+            [str(self.cli), *args], input=input, capture_output=True, text=True,
+            env=self.env, timeout=timeout, check=False,
+        )
