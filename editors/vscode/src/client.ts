@@ -1,0 +1,209 @@
+// Starting, stopping and restarting the one sero-ls hub that serves every workspace folder.
+import * as vscode from 'vscode';
+import {
+    LanguageClient,
+    type LanguageClientOptions,
+    type ServerOptions,
+    State,
+    TransportKind,
+    type DocumentSelector,
+} from 'vscode-languageclient/node';
+import { CONTAINER_SCHEME, statusChanged, workspaceStatus } from './protocol';
+import { findServer, INSTALL_COMMAND } from './serverCommand';
+import { clientSettings, SECTION, serverSettings } from './settings';
+import type { StatusView } from './status';
+
+export const CLIENT_ID = 'sero';
+const CLIENT_NAME = 'Sero';
+
+function languagesFromSettings(): string[] {
+    const languages = new Set<string>(['python']);
+    const scopes: (vscode.WorkspaceFolder | undefined)[] = [undefined, ...(vscode.workspace.workspaceFolders ?? [])];
+    for (const scope of scopes) {
+        const servers = vscode.workspace.getConfiguration(SECTION, scope).get<Record<string, unknown>>('servers') ?? {};
+        for (const spec of Object.values(servers)) {
+            const langs = (spec as { languages?: unknown }).languages;
+            if (Array.isArray(langs)) {
+                langs.filter((l): l is string => typeof l === 'string').forEach((l) => languages.add(l));
+            }
+        }
+    }
+    return [...languages];
+}
+
+function documentSelector(): DocumentSelector {
+    return [
+        ...languagesFromSettings().map((language) => ({ scheme: 'file', language })),
+        { scheme: CONTAINER_SCHEME },
+        { scheme: 'file', pattern: '**/.sero/config.toml' },
+    ];
+}
+
+export class SeroClient implements vscode.Disposable {
+    private client: LanguageClient | undefined;
+    private starting: Promise<void> | undefined;
+    private readonly readyWaiters: { resolve: (c: LanguageClient) => void; reject: (e: Error) => void }[] = [];
+
+    constructor(
+        private readonly output: vscode.LogOutputChannel,
+        private readonly view: StatusView,
+    ) {}
+
+    /** The running client; waits while it starts, throws when sero-ls is not running. */
+    async ready(timeoutMs = 30000): Promise<LanguageClient> {
+        if (this.client?.state === State.Running) {
+            return this.client;
+        }
+        if (!this.starting && !this.client) {
+            throw new Error('sero-ls is not running (see the Sero output channel).');
+        }
+        return new Promise<LanguageClient>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error('sero-ls did not start in time.')), timeoutMs);
+            this.readyWaiters.push({
+                resolve: (c) => {
+                    clearTimeout(timer);
+                    resolve(c);
+                },
+                reject: (e) => {
+                    clearTimeout(timer);
+                    reject(e);
+                },
+            });
+        });
+    }
+
+    current(): LanguageClient | undefined {
+        return this.client;
+    }
+
+    async start(): Promise<void> {
+        if (!this.starting) {
+            this.starting = this.doStart().finally(() => {
+                this.starting = undefined;
+            });
+        }
+        return this.starting;
+    }
+
+    async restart(): Promise<void> {
+        await this.starting?.catch(() => undefined);
+        await this.stop();
+        await this.start();
+    }
+
+    async stop(): Promise<void> {
+        const client = this.client;
+        this.client = undefined;
+        if (client) {
+            this.output.info('Stopping sero-ls');
+            try {
+                await client.dispose(5000);
+            } catch (e) {
+                this.output.warn(`sero-ls did not stop cleanly: ${String(e)}`);
+            }
+        }
+        this.view.setClientState({ kind: 'stopped' });
+    }
+
+    dispose(): void {
+        void this.stop();
+    }
+
+    private async doStart(): Promise<void> {
+        const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+        const { serverPath, interpreter } = clientSettings();
+        const lookup = findServer({ serverPath, interpreter, folders, envPath: process.env.PATH, platform: process.platform });
+        lookup.steps.forEach((s) => this.output.info(`Looking for sero-ls: ${s}`));
+        if (!lookup.launch) {
+            const message = `sero-ls was not found (checked the settings sero.serverPath and sero.interpreter, `
+                + `the project's .venv and PATH). Install it with \`${INSTALL_COMMAND}\`, `
+                + `or \`python -m pip install sero-ls\` in the project's virtual environment, then reload.`;
+            this.output.error(message);
+            this.view.setClientState({ kind: 'missing', message });
+            this.readyWaiters.splice(0).forEach((w) => w.reject(new Error(message)));
+            void this.offerInstall(message);
+            return;
+        }
+        const launch = lookup.launch;
+        this.output.info(`Starting sero-ls from ${launch.source}: ${[launch.command, ...launch.args].join(' ')}`);
+        const serverOptions: ServerOptions = {
+            command: launch.command,
+            args: launch.args,
+            transport: TransportKind.stdio,
+            options: { cwd: folders[0], env: { ...process.env } },
+        };
+        const clientOptions: LanguageClientOptions = {
+            documentSelector: documentSelector(),
+            outputChannel: this.output,
+            traceOutputChannel: this.output,
+            initializationOptions: { settings: serverSettings() },
+            middleware: {
+                workspace: {
+                    // Answer section `sero` with the contract's keys only, resolved for the asked scope.
+                    configuration: (params, token, next) => {
+                        const items = params.items;
+                        if (!items.some((i) => i.section === SECTION)) {
+                            return next(params, token);
+                        }
+                        return items.map((item) => {
+                            if (item.section !== SECTION) {
+                                return vscode.workspace.getConfiguration(item.section,
+                                    item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined);
+                            }
+                            return serverSettings(item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined);
+                        });
+                    },
+                },
+            },
+        };
+        const client = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
+        this.client = client;
+        this.view.setClientState({ kind: 'starting' });
+        client.onNotification(statusChanged, (params) => this.view.update(params.folders));
+        client.onDidChangeState((e) => {
+            this.output.info(`sero-ls state: ${State[e.oldState]} -> ${State[e.newState]}`);
+            if (this.client !== client) {
+                return;
+            }
+            if (e.newState === State.Running) {
+                this.view.setClientState({ kind: 'running' });
+            } else if (e.newState === State.Stopped) {
+                this.view.setClientState({ kind: 'failed', message: 'sero-ls stopped: see the Sero output channel.' });
+            }
+        });
+        try {
+            await client.start();
+        } catch (e) {
+            const message = `sero-ls could not start (${launch.command}): ${e instanceof Error ? e.message : String(e)}`;
+            this.output.error(message);
+            this.view.setClientState({ kind: 'failed', message });
+            this.client = undefined;
+            this.readyWaiters.splice(0).forEach((w) => w.reject(new Error(message)));
+            void vscode.window.showErrorMessage(message, 'Open Logs').then((pick) => {
+                if (pick) {
+                    this.output.show();
+                }
+            });
+            return;
+        }
+        this.view.setClientState({ kind: 'running' });
+        this.readyWaiters.splice(0).forEach((w) => w.resolve(client));
+        try {
+            const status = await client.sendRequest(workspaceStatus, {});
+            this.view.update(status.folders);
+        } catch (e) {
+            this.output.warn(`sero/workspaceStatus failed: ${String(e)}`);
+        }
+    }
+
+    private async offerInstall(message: string): Promise<void> {
+        const copy = 'Copy Install Command';
+        const settings = 'Open Settings';
+        const pick = await vscode.window.showErrorMessage(message, copy, settings);
+        if (pick === copy) {
+            await vscode.env.clipboard.writeText(INSTALL_COMMAND);
+        } else if (pick === settings) {
+            await vscode.commands.executeCommand('workbench.action.openSettings', 'sero.serverPath');
+        }
+    }
+}

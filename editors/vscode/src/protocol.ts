@@ -1,0 +1,99 @@
+// The sero-ls LSP surface this extension uses (CONTRACT §4, §5): plain types and method names.
+import { NotificationType, RequestType } from 'vscode-languageclient/node';
+
+export type Runtime = 'auto' | 'container' | 'host';
+export type Mode = 'container' | 'host';
+
+export interface Mount {
+    host: string;
+    container: string;
+    readOnly: boolean;
+}
+
+export interface ContainerInfo {
+    id: string;
+    state: string;
+    image: string | null;
+    ip: string | null;
+}
+
+export interface RuntimeInfo {
+    backend: string | null;
+    cli: string | null;
+    system: 'running' | 'not-running' | 'missing' | 'unknown';
+    container: ContainerInfo | null;
+    mounts: Mount[];
+}
+
+export interface Capability {
+    id: string;
+    available: boolean;
+    requires: 'container' | 'any';
+    reason?: string | null;
+}
+
+export interface ServerEntry {
+    id: string;
+    languages: string[];
+    mode: Mode | null;
+    state: 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
+    pid: number | null;
+    restarts: number;
+    reason?: string | null;
+    message?: string | null;
+}
+
+export interface FolderStatus {
+    uri: string;
+    name: string;
+    requested: Runtime;
+    mode: Mode;
+    degraded: boolean;
+    reason: string | null;
+    message: string;
+    remedy: string[];
+    runtime: RuntimeInfo | null;
+    capabilities: Capability[];
+    servers: ServerEntry[];
+    checkedAt: string | null;
+}
+
+export interface FoldersParams {
+    folders: FolderStatus[];
+}
+
+export interface TerminalSpec {
+    mode: Mode;
+    argv: string[];
+    cwd: string;
+    env: Record<string, string>;
+}
+
+export interface LogEntry {
+    name: string;
+    path: string;
+    exists: boolean;
+    size: number | null;
+    modified: string | null;
+}
+
+export const workspaceStatus = new RequestType<{ uri?: string; refresh?: boolean }, FoldersParams, void>(
+    'sero/workspaceStatus',
+);
+export const statusChanged = new NotificationType<FoldersParams>('sero/statusChanged');
+export const setRuntime = new RequestType<{ uri: string; runtime: Runtime }, FolderStatus, void>('sero/setRuntime');
+export const resolveTerminal = new RequestType<{ uri: string }, TerminalSpec, void>('sero/resolveTerminal');
+export const logs = new RequestType<Record<string, never>, { logs: LogEntry[] }, void>('sero/logs');
+export const containerFile = new RequestType<{ uri: string }, { text: string }, void>('sero/containerFile');
+export const textDocumentContent = new RequestType<{ uri: string }, { text: string }, void>(
+    'workspace/textDocumentContent',
+);
+
+/** Commands sero-ls offers through workspace/executeCommand (and as code actions). */
+export const serverCommands = {
+    startContainerSystem: 'sero.startContainerSystem',
+    refreshStatus: 'sero.refreshStatus',
+    setRuntime: 'sero.setRuntime',
+} as const;
+
+export const CONTAINER_SCHEME = 'sero-container';

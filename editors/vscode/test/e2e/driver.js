@@ -1,0 +1,272 @@
+// Drives code-server's real workbench in headless Chromium for tests/e2e/test_vscode.py.
+//
+//   node driver.js SCENARIO        env: CS_URL (workbench URL with ?folder=), OUT_DIR (screenshots),
+//                                       STATE_FILE (what the extension writes, see src/testHook.ts)
+//
+// Talks to pytest by lines: prints `STEP <name>` and waits for `OK <name>` on stdin when the test
+// must act outside the editor (stop a container); prints `SHOT <file>` for each screenshot and
+// `PASS` at the end. Every wait has a deadline; nothing sleeps for a fixed time.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const readline = require('node:readline');
+const { chromium } = require('playwright-core');
+
+const CS_URL = process.env.CS_URL;
+const OUT_DIR = process.env.OUT_DIR || '.';
+const STATE_FILE = process.env.STATE_FILE;
+const ITEM = '[id="sero-labs.sero.sero.runtime"]';
+const t0 = Date.now();
+const log = (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
+
+const stdinLines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+/** Ask pytest to do something outside the editor and wait until it says it is done. */
+async function step(name) {
+    console.log(`STEP ${name}`);
+    const { value, done } = await stdinLines.next();
+    if (done || value.trim() !== `OK ${name}`) {
+        throw new Error(`step ${name}: got ${done ? 'EOF' : JSON.stringify(value)}`);
+    }
+}
+
+function state() {
+    try {
+        return JSON.parse(fs.readFileSync(STATE_FILE, 'utf8'));
+    } catch {
+        return null;
+    }
+}
+
+async function until(what, predicate, timeout = 30000) {
+    const end = Date.now() + timeout;
+    for (;;) {
+        const value = await predicate();
+        if (value) {
+            return value;
+        }
+        if (Date.now() > end) {
+            const s = state();
+            throw new Error(`timeout (${timeout} ms) waiting for ${what}; status bar history: `
+                + JSON.stringify(s && s.events.map((e) => e.text)));
+        }
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
+async function statusText(page) {
+    const text = await page.locator(ITEM).textContent({ timeout: 1000 }).catch(() => null);
+    return text === null ? null : text.trim();
+}
+
+async function waitStatus(page, expected, timeout = 30000) {
+    let last = null;
+    try {
+        await until(`status bar "${expected}"`, async () => {
+            last = await statusText(page);
+            return last === expected;
+        }, timeout);
+    } catch (e) {
+        throw new Error(`${e.message}; last text: ${JSON.stringify(last)}`);
+    }
+    log(`status bar reads "${expected}"`);
+}
+
+async function shot(page, name, locator) {
+    const file = path.join(OUT_DIR, `${name}.png`);
+    if (locator) {
+        await locator.screenshot({ path: file });
+    } else {
+        await page.screenshot({ path: file });
+    }
+    console.log(`SHOT ${file}`);
+}
+
+/** The status bar, cropped to its left part where the indicator sits. */
+async function shotStatusBar(page, name) {
+    const bar = await page.locator('.part.statusbar').boundingBox();
+    const file = path.join(OUT_DIR, `${name}.png`);
+    await page.screenshot({ path: file, clip: { x: 0, y: bar.y - 2, width: 700, height: bar.height + 4 } });
+    console.log(`SHOT ${file}`);
+}
+
+/** Hover the indicator and return the tooltip's text once it names `needle`. */
+async function tooltip(page, needle, name) {
+    await page.mouse.move(700, 300);
+    await page.locator(ITEM).hover();
+    const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: needle }).first();
+    await hover.waitFor({ state: 'visible', timeout: 15000 });
+    const text = await hover.textContent();
+    const bar = await page.locator('.part.statusbar').boundingBox();
+    const box = await hover.boundingBox();
+    const top = Math.max(0, Math.min(box.y, bar.y) - 10);
+    const file = path.join(OUT_DIR, `${name}.png`);
+    await page.screenshot({ path: file, clip: { x: 0, y: top, width: Math.max(700, box.x + box.width + 10),
+        height: bar.y + bar.height - top } });
+    console.log(`SHOT ${file}`);
+    await page.mouse.move(700, 300);
+    await page.keyboard.press('Escape');
+    return text;
+}
+
+async function quickInput(page, text) {
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 15000 });
+    await input.fill(text);
+}
+
+async function pick(page, label) {
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
+    await row.waitFor({ state: 'visible', timeout: 15000 });
+    await row.click();
+}
+
+async function runCommand(page, title) {
+    await page.keyboard.press('F1');
+    await quickInput(page, `>${title}`);
+    await pick(page, title);
+    log(`ran "${title}"`);
+}
+
+async function openFile(page, name) {
+    await page.keyboard.press('Control+P');
+    await quickInput(page, name);
+    await pick(page, name);
+    await until(`editor on ${name}`, () => {
+        const s = state();
+        return s && s.activeEditor && s.activeEditor.uri.endsWith(`/${name}`);
+    });
+    await page.locator('.monaco-editor .view-lines').first().waitFor({ timeout: 15000 });
+}
+
+/** Texts of the Problems panel's rows (the panel is opened first). */
+async function problems(page) {
+    const panel = page.locator('.markers-panel');
+    if (!(await panel.isVisible().catch(() => false))) {
+        await runCommand(page, 'View: Focus Problems');
+        await panel.waitFor({ state: 'visible', timeout: 15000 });
+    }
+    return page.locator('.markers-panel .monaco-list-row').allTextContents();
+}
+
+async function waitProblems(page, what, predicate, timeout = 30000) {
+    let rows = [];
+    await until(`Problems panel: ${what}`, async () => {
+        rows = await problems(page);
+        return predicate(rows);
+    }, timeout);
+    log(`Problems panel: ${what}: ${JSON.stringify(rows)}`);
+    return rows;
+}
+
+async function openWorkbench(page) {
+    await page.goto(CS_URL);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60000 });
+    await page.locator(ITEM).waitFor({ timeout: 60000 });
+    log('workbench and indicator up');
+}
+
+const scenarios = {
+    // A folder whose backend CLI is missing: degraded, tooltip and diagnostic; then Switch Runtime -> host.
+    async degraded(page) {
+        await openWorkbench(page);
+        await waitStatus(page, 'Host (degraded)');
+        await shotStatusBar(page, 'status-host-degraded');
+        const tip = await tooltip(page, 'container-cli-missing', 'tooltip-host-degraded');
+        for (const needle of ['Unavailable', 'language-servers', 'Remedy']) {
+            if (!tip.includes(needle)) {
+                throw new Error(`tooltip lacks "${needle}": ${tip}`);
+            }
+        }
+        log('tooltip names the reason, the unavailable capabilities and the remedy');
+        await waitProblems(page, 'the capability diagnostic',
+            (rows) => rows.some((r) => r.includes('container-cli-missing')));
+        await shot(page, 'problems-degraded');
+
+        await runCommand(page, 'Sero: Switch Runtime');
+        await quickInput(page, 'host');
+        await pick(page, 'Run on the host');
+        await waitStatus(page, 'Host');
+        await shotStatusBar(page, 'status-host');
+        await tooltip(page, 'runtime-host-selected', 'tooltip-host');
+        await waitProblems(page, 'no capability diagnostic',
+            (rows) => !rows.some((r) => r.includes('container-cli-missing')));
+        await shot(page, 'problems-host');
+    },
+
+    // A folder backed by a running podman container; stopping it outside the editor degrades the folder.
+    async container(page) {
+        await openWorkbench(page);
+        await waitStatus(page, 'Container', 60000);
+        await shotStatusBar(page, 'status-container');
+        await tooltip(page, 'Container', 'tooltip-container');
+        await step('stop-container');
+        await waitStatus(page, 'Host (degraded)', 60000);
+        await shotStatusBar(page, 'status-container-stopped');
+        await tooltip(page, 'container-not-running', 'tooltip-container-stopped');
+    },
+
+    // Go to definition on os.path in a container-backed folder opens the container's stdlib file.
+    async definition(page) {
+        await openWorkbench(page);
+        await waitStatus(page, 'Container', 60000);
+        await openFile(page, 'main.py');
+        await page.keyboard.press('Control+G');
+        await quickInput(page, ':2:5');
+        await page.keyboard.press('Enter');
+        // pylsp may still be starting in the container: ask again every few seconds until the deadline.
+        const isContainerEditor = () => {
+            const s = state();
+            return Boolean(s && s.activeEditor && s.activeEditor.uri.startsWith('sero-container:'));
+        };
+        await until('a sero-container: editor after Go to Definition', async () => {
+            await page.keyboard.press('F12');
+            log('Go to Definition (F12)');
+            return until('the definition', isContainerEditor, 5000).then(() => true, () => false);
+        }, 60000);
+        const s = state();
+        log(`definition opened ${s.activeEditor.uri} (${s.activeEditor.languageId}, ${s.activeEditor.lineCount} lines)`);
+        if (s.activeEditor.languageId !== 'python' || s.activeEditor.lineCount < 20) {
+            throw new Error(`expected Python content, got ${JSON.stringify(s.activeEditor)}`);
+        }
+        const mode = await page.locator('[id="status.editor.mode"]').textContent();
+        if (!mode.includes('Python')) {
+            throw new Error(`language mode shows ${mode}`);
+        }
+        const text = await page.locator('.monaco-editor .view-lines').first().textContent();
+        if (!/\bdef |\bimport /.test(text)) {
+            throw new Error(`editor shows no Python source: ${text.slice(0, 200)}`);
+        }
+        console.log(`RESULT ${JSON.stringify(s.activeEditor)}`);
+        await shot(page, 'definition-container-file');
+    },
+};
+
+(async () => {
+    const scenario = scenarios[process.argv[2]];
+    if (!scenario || !CS_URL || !STATE_FILE) {
+        console.error(`usage: CS_URL=.. STATE_FILE=.. OUT_DIR=.. node driver.js ${Object.keys(scenarios).join('|')}`);
+        process.exit(2);
+    }
+    fs.mkdirSync(OUT_DIR, { recursive: true });
+    const browser = await chromium.launch({
+        executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+        headless: true,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+            '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('pageerror', (e) => log(`[pageerror] ${String(e).slice(0, 200)}`));
+    try {
+        await scenario(page);
+        console.log('PASS');
+    } catch (e) {
+        console.log(`FAIL ${e.stack || e}`);
+        await page.screenshot({ path: path.join(OUT_DIR, `${process.argv[2]}-failure.png`) }).catch(() => undefined);
+        process.exitCode = 1;
+    } finally {
+        await browser.close();
+        stdinLines.return?.();
+        process.stdin.destroy();
+    }
+})();
