@@ -48,16 +48,24 @@ class _Node:
     """Where URIs sit inside one value. Every member is optional; the walker applies each part
     only when the value has the matching JSON type (string / object / array)."""
 
-    __slots__ = ("fields", "index", "items", "key_kind", "kind", "refs", "values")
+    __slots__ = ("fields", "flat", "index", "items", "key_kind", "kind", "leaves", "refs",
+                 "values")
 
     def __init__(self) -> None:
         self.kind: Kind | None = None  # the value itself, when it is a string
-        self.fields: tuple[tuple[str, _Node], ...] = ()  # object properties
+        self.leaves: tuple[tuple[str, Kind], ...] = ()  # properties that are just a URI string
+        self.fields: tuple[tuple[str, _Node], ...] = ()  # properties with more inside
         self.items: _Node | None = None  # every element of an array
         self.index: tuple[tuple[int, _Node], ...] = ()  # elements of a tuple
         self.values: _Node | None = None  # every value of a map
         self.key_kind: Kind | None = None  # the keys of a map
         self.refs: tuple[_Node, ...] = ()  # recursive definitions applied here too
+        self.flat = False  # only `leaves`: array elements are mapped inline (Location[])
+
+    def is_leaf(self) -> bool:
+        return self.kind is not None and not (
+            self.leaves or self.fields or self.items or self.index or self.values
+            or self.key_kind or self.refs)
 
 
 def _tokens(path: str) -> list[str]:
@@ -123,12 +131,17 @@ class _Builder:
             return None if b is None else b.freeze(_Node(), definitions)
 
         into.kind = self.kind
-        into.fields = tuple((k, v.freeze(_Node(), definitions)) for k, v in self.fields.items())
+        children = [(k, v.freeze(_Node(), definitions)) for k, v in self.fields.items()]
+        into.leaves = tuple((k, v.kind) for k, v in children if v.kind and v.is_leaf())
+        into.fields = tuple((k, v) for k, v in children if not v.is_leaf())
         into.items = sub(self.items)
         into.index = tuple((k, v.freeze(_Node(), definitions)) for k, v in self.index.items())
         into.values = sub(self.values)
         into.key_kind = self.key_kind
         into.refs = tuple(definitions[name] for name in self.refs)
+        into.flat = bool(into.leaves) and not (
+            into.kind or into.fields or into.items or into.index or into.values
+            or into.key_kind or self.refs)
         return into
 
 
@@ -251,17 +264,15 @@ class UriTable:
 
 def _walk(node: _Node, value: Any, fn: UriMapper) -> Any:
     """Map ``value`` along ``node``; returns the value to store (a new str, or ``value``)."""
-    if type(value) is str:
-        if node.kind is not None:
-            value = fn(value, node.kind)
-    elif type(value) is dict:
+    t = type(value)
+    if t is dict:
+        for name, kind in node.leaves:
+            v = value.get(name)
+            if type(v) is str:
+                value[name] = fn(v, kind)
         for name, child in node.fields:
             v = value.get(name)
-            if v is None:
-                continue
-            if type(v) is str and child.kind is not None and not child.refs:
-                value[name] = fn(v, child.kind)  # the common leaf: inline
-            else:
+            if v is not None:
                 value[name] = _walk(child, v, fn)
         if node.values is not None:
             vnode = node.values
@@ -274,15 +285,26 @@ def _walk(node: _Node, value: Any, fn: UriMapper) -> Any:
             value.clear()
             for k, v in pairs:
                 value[fn(k, kind) if type(k) is str else k] = v
-    elif type(value) is list:
-        if node.items is not None:
-            inode = node.items
-            for i, v in enumerate(value):
-                if v is not None:
-                    value[i] = _walk(inode, v, fn)
+    elif t is list:
+        inode = node.items
+        if inode is not None:
+            if inode.flat:  # e.g. Location[]: no call per element
+                leaves = inode.leaves
+                for v in value:
+                    if type(v) is dict:
+                        for name, kind in leaves:
+                            s = v.get(name)
+                            if type(s) is str:
+                                v[name] = fn(s, kind)
+            else:
+                for i, v in enumerate(value):
+                    if v is not None:
+                        value[i] = _walk(inode, v, fn)
         for i, child in node.index:
             if i < len(value) and value[i] is not None:
                 value[i] = _walk(child, value[i], fn)
+    elif t is str and node.kind is not None:
+        value = fn(value, node.kind)
     for ref in node.refs:
         value = _walk(ref, value, fn)
     return value
