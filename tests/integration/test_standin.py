@@ -1,0 +1,311 @@
+"""The Apple `container` stand-in speaks Apple's CLI over real podman containers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import podman as pm
+from tests.support.apple import set_kernel_missing
+
+pytestmark = pytest.mark.podman
+
+XPC = "XPC connection error"
+HINT = "Ensure container system service has been started with `container system start`."
+STATUS_KEYS = {"status", "appRoot", "installRoot", "logRoot", "apiServerVersion",
+               "apiServerCommit", "apiServerBuild", "apiServerAppName"}
+APPLE_EPOCH = 978307200
+
+
+def run_json(standin, *args: str) -> object:
+    proc = standin.run(*args)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+# --- system ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("shape", "version"), [("1", "1.0.0"), ("0", "0.12.0")])
+def test_version_and_help_answer_even_when_the_system_is_down(apple_standin, shape, version):
+    apple_standin.shape = shape
+    apple_standin.set_system("unregistered")
+    proc = apple_standin.run("--version")
+    assert proc.returncode == 0
+    assert re.match(rf"container CLI version {re.escape(version)} ", proc.stdout)
+    assert apple_standin.run("--help").returncode == 0
+
+
+def test_system_status_running(apple_standin):
+    text = apple_standin.run("system", "status")
+    assert (text.returncode, text.stdout.strip()) == (0, "apiserver is running")
+    info = run_json(apple_standin, "system", "status", "--format", "json")
+    assert isinstance(info, dict) and set(info) == STATUS_KEYS and info["status"] == "running"
+
+
+@pytest.mark.parametrize(("state", "text", "status"), [
+    ("stopped", "apiserver is not running", "not running"),
+    ("unregistered", "apiserver is not running and not registered with launchd", "unregistered"),
+])
+def test_system_status_down(apple_standin, state, text, status):
+    apple_standin.set_system(state)
+    plain = apple_standin.run("system", "status")
+    assert (plain.returncode, plain.stdout.strip()) == (1, text)
+    as_json = apple_standin.run("system", "status", "--format", "json")
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout) == {"status": status}
+
+
+@pytest.mark.parametrize("shape", ["1", "0"])
+@pytest.mark.parametrize("state", ["stopped", "unregistered"])
+@pytest.mark.parametrize("args", [("list", "--all", "--format", "json"), ("inspect", "x"),
+                                  ("exec", "x", "pwd"), ("image", "list", "--format", "json")])
+def test_commands_fail_with_an_xpc_error_while_the_api_server_is_down(
+    apple_standin, shape, state, args
+):
+    apple_standin.shape = shape
+    apple_standin.set_system(state)
+    proc = apple_standin.run(*args)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert XPC in proc.stderr
+    assert (HINT in proc.stderr) == (shape == "1")
+
+
+def test_system_start_and_stop(apple_standin, tmp_workspace):
+    ctr = apple_standin.create(tmp_workspace)
+    apple_standin.set_system("unregistered")
+
+    started = apple_standin.run("system", "start")
+    assert started.returncode == 0 and started.stdout.strip().splitlines()[-1] == "Done"
+    assert apple_standin.run("system", "status").returncode == 0
+
+    stopped = apple_standin.run("system", "stop")
+    assert stopped.returncode == 0
+    assert apple_standin.run("system", "status").returncode == 1
+    assert pm.state(ctr.name) == "exited", "Apple's system stop stops the containers"
+
+
+def test_system_start_without_a_kernel_needs_the_install_flag(apple_standin):
+    apple_standin.set_system("stopped")
+    set_kernel_missing(apple_standin.state_dir)
+
+    prompt = apple_standin.run("system", "start", input="")
+    assert prompt.returncode == 1 and "kernel" in prompt.stdout
+    assert apple_standin.run("system", "status").returncode == 1
+    ok = apple_standin.run("system", "start", "--enable-kernel-install")
+    assert ok.returncode == 0
+    assert apple_standin.run("system", "status").returncode == 0
+
+
+# --- list and inspect ----------------------------------------------------------------------
+
+
+def test_list_shapes_states_and_label_visibility(apple_standin, workspace_container, tmp_workspace):
+    running = apple_standin.create(tmp_workspace)
+    stopped = apple_standin.create(tmp_workspace)
+    pm.stop(stopped.name)
+    invisible = workspace_container(tmp_workspace)  # no stand-in label
+
+    apple_standin.shape = "1"
+    everything = run_json(apple_standin, "list", "--all", "--format", "json")
+    assert {c["id"]: c["status"]["state"] for c in everything} == {  # type: ignore[union-attr]
+        running.name: "running", stopped.name: "stopped"}
+    only_running = run_json(apple_standin, "list", "--format", "json")
+    assert [c["id"] for c in only_running] == [running.name]  # type: ignore[union-attr]
+    assert invisible.name not in apple_standin.run("list", "-a").stdout
+
+    apple_standin.shape = "0"
+    flat = run_json(apple_standin, "list", "-a", "--format", "json")
+    assert {c["configuration"]["id"]: c["status"] for c in flat} == {  # type: ignore[union-attr]
+        running.name: "running", stopped.name: "stopped"}
+    assert all("id" not in c for c in flat)  # type: ignore[union-attr]
+    quiet = apple_standin.run("list", "-q")
+    assert quiet.stdout.split() == [running.name]
+
+
+def test_inspect_1x_maps_podman_faithfully(apple_standin, tmp_workspace, tmp_path):
+    ro_dir = tmp_path / "ro data"
+    ro_dir.mkdir()
+    ctr = apple_standin.create(tmp_workspace, extra_mounts=[(ro_dir, "/data", "ro")],
+                               labels={"ai.sero.image": "sero-node:latest"})
+    [item] = run_json(apple_standin, "inspect", ctr.name)  # type: ignore[misc]
+
+    assert item["id"] == ctr.name == item["configuration"]["id"]
+    conf = item["configuration"]
+    assert conf["image"]["reference"] == "docker.io/library/sero-node:latest"
+    assert conf["mounts"] == [
+        {"type": {"virtiofs": {}}, "source": str(tmp_workspace), "destination": "/workspace",
+         "options": []},
+        {"type": {"virtiofs": {}}, "source": str(ro_dir), "destination": "/data",
+         "options": ["ro"]},
+    ]
+    assert conf["labels"]["ai.sero.workspacePath"] == str(tmp_workspace)
+    assert item["status"]["state"] == "running"
+    assert item["status"]["networks"] == []
+    created = dt.datetime.fromisoformat(conf["creationDate"].replace("Z", "+00:00"))
+    started = dt.datetime.fromisoformat(item["status"]["startedDate"].replace("Z", "+00:00"))
+    podman_created = dt.datetime.fromisoformat(str(pm.inspect(ctr.name)["Created"]))
+    assert abs((created - podman_created).total_seconds()) < 1
+    assert created <= started + dt.timedelta(seconds=1)
+
+
+def test_inspect_0x_uses_flat_json_and_2001_epoch_dates(apple_standin, tmp_workspace):
+    apple_standin.shape = "0"
+    ctr = apple_standin.create(tmp_workspace)
+    [item] = run_json(apple_standin, "inspect", ctr.name)  # type: ignore[misc]
+
+    assert item["status"] == "running" and item["networks"] == []
+    assert item["configuration"]["mounts"][0]["source"] == str(tmp_workspace)
+    created = item["configuration"]["creationDate"]
+    assert isinstance(created, float | int)
+    podman_created = dt.datetime.fromisoformat(str(pm.inspect(ctr.name)["Created"]))
+    assert abs(created + APPLE_EPOCH - podman_created.timestamp()) < 1
+    assert isinstance(item["startedDate"], float | int)
+
+
+def test_inspect_of_a_missing_container_differs_by_version(apple_standin):
+    apple_standin.shape = "1"
+    missing = apple_standin.run("inspect", "sero-nope")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == 'Error: notFound: "container not found: sero-nope"'
+    apple_standin.shape = "0"
+    flat = apple_standin.run("inspect", "sero-nope")
+    assert (flat.returncode, flat.stdout.strip()) == (0, "[]")
+
+
+@pytest.mark.parametrize(("shape", "key"), [("1", "ipv4Address"), ("0", "address")])
+def test_network_address_per_shape(apple_standin, tmp_workspace, shape, key):
+    apple_standin.shape = shape
+    ctr = apple_standin.create(tmp_workspace, network=None)
+    [item] = run_json(apple_standin, "inspect", ctr.name)  # type: ignore[misc]
+    networks = item["status"]["networks"] if shape == "1" else item["networks"]
+    podman_ip = pm.inspect(ctr.name)["NetworkSettings"]["IPAddress"]  # type: ignore[index]
+    assert [n[key].split("/")[0] for n in networks] == [podman_ip]
+    assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+/\d+", networks[0][key])
+
+
+# --- exec and lifecycle --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["1", "0"])
+def test_exec_runs_in_the_container(apple_standin, tmp_workspace, shape):
+    apple_standin.shape = shape
+    (tmp_workspace / "sub dir").mkdir()
+    ctr = apple_standin.create(tmp_workspace)
+
+    pwd = apple_standin.run("exec", "-w", "/workspace/sub dir", ctr.name, "pwd")
+    assert (pwd.returncode, pwd.stdout) == (0, "/workspace/sub dir\n")
+    default = apple_standin.run("exec", ctr.name, "pwd")
+    assert default.stdout == "/workspace\n"
+    piped = apple_standin.run("exec", "-i", "-e", "GREETING=hé llo", ctr.name, "sh", "-c",
+                              'cat; echo "$GREETING"; exit 7', input="from stdin\n")
+    assert (piped.returncode, piped.stdout) == (7, "from stdin\nhé llo\n")
+    host_path = apple_standin.run("exec", ctr.name, "test", "-e", str(tmp_workspace))
+    assert host_path.returncode == 1
+
+
+def test_exec_replaces_itself_with_podman_exec(apple_standin, tmp_workspace):
+    ctr = apple_standin.create(tmp_workspace)
+    proc = subprocess.Popen(
+        [str(apple_standin.cli), "exec", "-i", ctr.name, "cat"], env=apple_standin.env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"ping\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == b"ping\n"
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[:2] == [b"podman", b"exec"], "signals must reach podman directly"
+        proc.stdin.close()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_exec_errors(apple_standin, tmp_workspace):
+    ctr = apple_standin.create(tmp_workspace)
+    missing = apple_standin.run("exec", "sero-nope", "pwd")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == 'Error: notFound: "container not found: sero-nope"'
+
+    pm.stop(ctr.name)
+    stopped = apple_standin.run("exec", ctr.name, "pwd")
+    assert stopped.returncode == 1
+    assert stopped.stderr.strip() == f'Error: invalidState: "container {ctr.name} is not running"'
+
+    assert apple_standin.run("exec", ctr.name).returncode == 64
+    assert apple_standin.run("exec", "--bogus", ctr.name, "pwd").returncode == 64
+
+
+def test_start_stop_delete(apple_standin, tmp_workspace):
+    ctr = apple_standin.create(tmp_workspace)
+
+    stop = apple_standin.run("stop", ctr.name)
+    assert (stop.returncode, stop.stdout.strip()) == (0, ctr.name)
+    assert pm.state(ctr.name) == "exited"
+    start = apple_standin.run("start", ctr.name)
+    assert (start.returncode, start.stdout.strip()) == (0, ctr.name)
+    assert apple_standin.run("exec", ctr.name, "true").returncode == 0
+
+    refused = apple_standin.run("delete", ctr.name)
+    assert refused.returncode == 1 and "invalidState" in refused.stderr
+    assert pm.exists(ctr.name)
+    deleted = apple_standin.run("delete", "--force", ctr.name)
+    assert (deleted.returncode, deleted.stdout.strip()) == (0, ctr.name)
+    assert not pm.exists(ctr.name)
+    for command in ("start", "stop", "delete"):
+        gone = apple_standin.run(command, ctr.name)
+        assert gone.returncode == 1 and "notFound" in gone.stderr, command
+
+
+def test_usage_errors_exit_64(apple_standin):
+    for args in (("bogus",), ("list", "--bogus"), ("inspect",), ("system", "status", "--format",
+                                                                   "yaml")):
+        assert apple_standin.run(*args).returncode == 64, args
+
+
+# --- images and run ------------------------------------------------------------------------
+
+
+def test_image_list_and_inspect_normalise_references(apple_standin):
+    pm.import_busybox_image()
+    listed = run_json(apple_standin, "image", "list", "--format", "json")
+    refs = [i["reference"] for i in listed]  # type: ignore[union-attr]
+    assert "docker.io/library/sero-node:latest" in refs
+
+    for ref in ("sero-node:latest", "sero-node", "docker.io/library/sero-node:latest"):
+        [detail] = run_json(apple_standin, "image", "inspect", ref)  # type: ignore[misc]
+        assert detail["name"] == "docker.io/library/sero-node:latest"
+        created = detail["variants"][0]["config"]["created"]
+        podman_created = pm.run([pm.PODMAN, "image", "inspect", "--format", "{{.Created}}",
+                                 pm.BUSYBOX_REF]).stdout
+        assert created[:19] == podman_created.replace(" ", "T")[:19]
+    missing = apple_standin.run("image", "inspect", "sero-absent:1")
+    assert missing.returncode == 1 and "notFound" in missing.stderr
+
+
+def test_run_creates_a_container_the_standin_sees(apple_standin, tmp_workspace):
+    pm.import_busybox_image()
+    name = f"{pm.TEST_PREFIX}run-{apple_standin.label_value}"
+    try:
+        proc = apple_standin.run(
+            "run", "--name", name, "-d", "-v", f"{tmp_workspace}:/workspace",
+            "-l", f"ai.sero.workspacePath={tmp_workspace}", "sero-node:latest",
+            "sleep", "1000000",
+        )
+        assert (proc.returncode, proc.stdout.strip()) == (0, name), proc.stderr
+        [item] = run_json(apple_standin, "inspect", name)  # type: ignore[misc]
+        assert item["configuration"]["image"]["reference"] == "docker.io/library/sero-node:latest"
+        assert item["configuration"]["labels"]["ai.sero.workspacePath"] == str(tmp_workspace)
+        again = apple_standin.run("run", "--name", name, "-d", "sero-node:latest", "true")
+        assert again.returncode == 1 and "exists" in again.stderr
+    finally:
+        pm.run([pm.PODMAN, "rm", "-f", "-t", "0", name], check=False)
