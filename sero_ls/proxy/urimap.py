@@ -211,7 +211,7 @@ class UriTable:
         node = self.params.get((method, direction))
         if node is not None:
             params = _apply(node, params, fn, method)
-        if method == _REGISTER and type(params) is dict:
+        if method == _REGISTER and direction == "to_client" and type(params) is dict:
             registrations = params.get("registrations")
             if type(registrations) is list:
                 for reg in registrations:

@@ -172,37 +172,41 @@ def test_workspace_symbol_results_with_and_without_ranges() -> None:
 
 
 def test_register_capability_maps_each_registration_by_its_method() -> None:
+    # A containerized server registers watchers and selectors in container terms.
     params = {"registrations": [
         {"id": "w", "method": "workspace/didChangeWatchedFiles", "registerOptions": {"watchers": [
-            {"globPattern": "/home/u/proj/**/*.py"},
+            {"globPattern": "/workspace/**/*.py"},
             {"globPattern": "**/*.toml", "kind": 7},
-            {"globPattern": {"baseUri": HOST + "src", "pattern": "**/*.py"}},
-            {"globPattern": {"baseUri": {"uri": HOST + "lib", "name": "lib"},
-                             "pattern": "/home/u/proj/x"}},
+            {"globPattern": {"baseUri": CONTAINER + "src", "pattern": "**/*.py"}},
+            {"globPattern": {"baseUri": {"uri": CONTAINER + "lib", "name": "lib"},
+                             "pattern": "/workspace/x"}},
         ]}},
         {"id": "o", "method": "textDocument/didOpen", "registerOptions": {
-            "documentSelector": [{"language": "python", "pattern": "/home/u/proj/**"}]}},
-        {"id": "v", "method": "vendor/thing", "registerOptions": {"uri": HOST}},
+            "documentSelector": [{"language": "python", "pattern": "/workspace/**"}]}},
+        {"id": "v", "method": "vendor/thing", "registerOptions": {"uri": CONTAINER}},
         {"id": "n", "method": "workspace/didChangeWatchedFiles"},
         {"id": "x", "method": "workspace/didChangeWatchedFiles", "registerOptions": "junk"},
     ]}
-    fn = up()  # a host language server registering with a containerized client: any direction
+    before = copy.deepcopy(params)
+    assert map_params("client/registerCapability", "to_server", params, down()) == before
+    fn = down()
     out = map_params("client/registerCapability", "to_client", params, fn)
     watchers = out["registrations"][0]["registerOptions"]["watchers"]
     assert watchers == [
-        {"globPattern": "/workspace/**/*.py"},
+        {"globPattern": "/home/u/proj/**/*.py"},
         {"globPattern": "**/*.toml", "kind": 7},
-        {"globPattern": {"baseUri": CONTAINER + "src", "pattern": "**/*.py"}},
+        {"globPattern": {"baseUri": HOST + "src", "pattern": "**/*.py"}},
         # RelativePattern.pattern is relative to baseUri: never offered to the mapper.
-        {"globPattern": {"baseUri": {"uri": CONTAINER + "lib", "name": "lib"},
-                         "pattern": "/home/u/proj/x"}},
+        {"globPattern": {"baseUri": {"uri": HOST + "lib", "name": "lib"},
+                         "pattern": "/workspace/x"}},
     ]
-    assert ("/home/u/proj/**/*.py", "glob") in fn.calls
-    assert ("/home/u/proj/x", "glob") not in fn.calls
+    assert ("/workspace/**/*.py", "glob") in fn.calls
+    assert ("**/*.toml", "glob") in fn.calls  # relative globs are offered; the mapper decides
+    assert ("/workspace/x", "glob") not in fn.calls
     assert out["registrations"][1]["registerOptions"]["documentSelector"] == [
-        {"language": "python", "pattern": "/workspace/**"}]
+        {"language": "python", "pattern": "/home/u/proj/**"}]
     assert out["registrations"][2:] == [
-        {"id": "v", "method": "vendor/thing", "registerOptions": {"uri": HOST}},
+        {"id": "v", "method": "vendor/thing", "registerOptions": {"uri": CONTAINER}},
         {"id": "n", "method": "workspace/didChangeWatchedFiles"},
         {"id": "x", "method": "workspace/didChangeWatchedFiles", "registerOptions": "junk"},
     ]
