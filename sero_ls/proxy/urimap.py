@@ -141,7 +141,7 @@ class _Builder:
         into.refs = tuple(definitions[name] for name in self.refs)
         into.flat = bool(into.leaves) and not (
             into.kind or into.fields or into.items or into.index or into.values
-            or into.key_kind or self.refs)
+            or into.key_kind or into.refs)
         return into
 
 
@@ -151,24 +151,23 @@ def _check_kind(kind: str, path: str) -> Kind:
     return cast(Kind, kind)
 
 
-def _compile(paths: Mapping[str, str], definitions: Mapping[str, _Node]) -> _Node | None:
-    if not paths:
+def _compile(
+    paths: Mapping[str, str], definitions: Mapping[str, _Node], into: _Node | None = None
+) -> _Node | None:
+    """The tree for ``paths`` (None when empty), built into ``into`` when given."""
+    if not paths and into is None:
         return None
     builder = _Builder()
     for path, kind in paths.items():
         builder.add(path, kind)
-    return builder.freeze(_Node(), definitions)
+    return builder.freeze(into or _Node(), definitions)
 
 
-_SLOT_DIRECTIONS: Final[Mapping[str, tuple[tuple[str, Direction], ...]]] = {
-    "clientToServer": (("params", "to_server"), ("result", "to_client")),
-    "serverToClient": (("params", "to_client"), ("result", "to_server")),
-    "both": (
-        ("params", "to_server"),
-        ("params", "to_client"),
-        ("result", "to_client"),
-        ("result", "to_server"),
-    ),
+# Which way params and results travel, per meta model messageDirection.
+_TRAVELS: Final[Mapping[str, Mapping[str, tuple[Direction, ...]]]] = {
+    "clientToServer": {"params": ("to_server",), "result": ("to_client",)},
+    "serverToClient": {"params": ("to_client",), "result": ("to_server",)},
+    "both": {"params": ("to_server", "to_client"), "result": ("to_server", "to_client")},
 }
 
 
@@ -181,25 +180,20 @@ class UriTable:
     def __init__(self, table: Mapping[str, Any]) -> None:
         self.raw = table
         defs_raw: Mapping[str, Mapping[str, str]] = table.get("definitions", {})
-        definitions = {name: _Node() for name in defs_raw}
+        definitions = {name: _Node() for name in defs_raw}  # first, so they can refer to any
         for name, paths in defs_raw.items():
-            builder = _Builder()
-            for path, kind in paths.items():
-                builder.add(path, kind)
-            builder.freeze(definitions[name], definitions)
+            _compile(paths, definitions, into=definitions[name])
         self.params: dict[tuple[str, str], _Node] = {}
         self.result: dict[tuple[str, str], _Node] = {}
         self.partial: dict[tuple[str, str], _Node] = {}
+        slots = (("params", self.params), ("result", self.result), ("partialResult", self.partial))
         for method, entry in table.get("methods", {}).items():
-            for slot, direction in _SLOT_DIRECTIONS[entry["direction"]]:
-                target = self.params if slot == "params" else self.result
+            travels = _TRAVELS[entry["direction"]]
+            for slot, target in slots:
                 node = _compile(entry.get(slot, {}), definitions)
                 if node is not None:
-                    target[(method, direction)] = node
-                if slot == "result":
-                    node = _compile(entry.get("partialResult", {}), definitions)
-                    if node is not None:
-                        self.partial[(method, direction)] = node
+                    for direction in travels["params" if slot == "params" else "result"]:
+                        target[(method, direction)] = node
         self.registration: dict[str, _Node] = {}
         for method, paths in table.get("registrationOptions", {}).items():
             node = _compile(paths, definitions)
