@@ -70,6 +70,14 @@ def test_generator_check_mode(meta: dict[str, Any], tmp_path: Path) -> None:
     assert uri_table_gen.main(["--meta-model", str(tmp_path / "absent.json")]) == 2
 
 
+def test_meta_model_location_defaults_next_to_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(uri_table_gen.META_MODEL_ENV, raising=False)
+    assert uri_table_gen.default_meta_model_path() == (
+        REPO.parent / "shared" / "lsp" / "metaModel.json")
+    monkeypatch.setenv(uri_table_gen.META_MODEL_ENV, "/elsewhere/metaModel.json")
+    assert uri_table_gen.default_meta_model_path() == Path("/elsewhere/metaModel.json")
+
+
 # -- the independent walker --------------------------------------------------------------------
 
 URI_BASES = {"DocumentUri", "URI"}
