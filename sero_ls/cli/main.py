@@ -1,0 +1,70 @@
+"""The `sero-ls` command line (CONTRACT §1)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from sero_ls import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sero-ls",
+        description="Language server for Sero workspaces: per-folder container/host runtime "
+        "and a container-aware language-server proxy.",
+    )
+    p.add_argument("--version", action="version", version=f"sero-ls {__version__}")
+    sub = p.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="the hub language server (default)")
+    _serve_args(serve)
+    _serve_args(p)
+
+    doctor = sub.add_parser("doctor", help="print each folder's runtime report")
+    doctor.add_argument("paths", nargs="*", metavar="PATH", help="folders (default: .)")
+    doctor.add_argument("--json", action="store_true", help='print {"folders": [FolderStatus]}')
+    return p
+
+
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stdio", action="store_true", help="use stdio (the default; accepted)")
+    p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    p.add_argument("--log-file", metavar="FILE", help="log here instead of stderr")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+
+
+def setup_logging(verbose: int, log_file: str | None) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler: logging.Handler
+    handler = (
+        logging.FileHandler(log_file, encoding="utf-8")
+        if log_file
+        else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("pygls").setLevel(max(level, logging.WARNING))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        from sero_ls.cli import doctor
+
+        setup_logging(0, None)
+        return doctor.run(args.paths, args.json)
+    setup_logging(args.verbose, args.log_file)
+    from sero_ls.lsp import server
+
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not port.isdigit():
+            sys.stderr.write("sero-ls: --tcp takes HOST:PORT\n")
+            return 2
+        return asyncio.run(server.run_tcp(host or "127.0.0.1", int(port)))
+    return asyncio.run(server.run_stdio())

@@ -1,0 +1,135 @@
+"""pygls protocol for sero-ls: raw JSON-RPC dicts in, routed before any structuring.
+
+Messages sero-ls answers itself (lifecycle, workspace folders, configuration,
+``sero/*``, its own commands) go through pygls and lsprotocol as usual. Every
+other message is handed to the ``router`` (the proxy) as the raw dict it
+arrived as: unknown fields, vendor extensions and ``$/`` methods survive, and
+order is kept because forwarding writes synchronously.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
+from pygls.protocol.json_rpc import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+)
+
+from sero_ls.lsp import framing
+
+log = logging.getLogger(__name__)
+
+# Methods sero-ls handles itself (in addition to every `sero/...` method).
+LOCAL_METHODS = {
+    types.INITIALIZE,
+    types.INITIALIZED,
+    types.SHUTDOWN,
+    types.EXIT,
+    types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS,
+    types.WORKSPACE_DID_CHANGE_CONFIGURATION,
+    types.SET_TRACE,
+    types.WINDOW_WORK_DONE_PROGRESS_CANCEL,
+}
+
+
+class Router(Protocol):
+    """The proxy side: what sero-ls does with messages it does not answer itself."""
+
+    def from_client(self, message: dict[str, Any]) -> bool:
+        """Take a client message; False when no backend wants it (then sero-ls answers)."""
+
+    def owns_response(self, msg_id: Any) -> bool:
+        """Whether a client response answers a request a backend sent."""
+
+
+def raw_converter() -> Any:
+    """pygls' converter, but params/results of unknown methods stay plain dicts."""
+    conv = default_converter()
+
+    def keep(obj: dict[str, Any], cls: type) -> Any:
+        return cls(**obj)
+
+    for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
+        conv.register_structure_hook(cls, keep)
+    return conv
+
+
+class SeroProtocol(LanguageServerProtocol):
+    router: Router | None = None
+    local_request: Callable[[dict[str, Any]], bool] | None = None
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> None:
+        """End the session; the server cleans up before the process exits (no sys.exit here)."""
+        self._server.request_exit(0 if self._shutdown else 1)  # type: ignore[attr-defined]
+
+    def is_local(self, method: str) -> bool:
+        return method in LOCAL_METHODS or method.startswith("sero/")
+
+    def handle_raw(self, msg: dict[str, Any]) -> None:
+        """Route one decoded message (see module doc)."""
+        if msg.get("jsonrpc") != "2.0":
+            self._reject(msg, framing.INVALID_REQUEST, "not a JSON-RPC 2.0 message")
+            return
+        method = msg.get("method")
+        if method is None:  # a response from the client
+            if "id" not in msg:
+                log.warning("dropping a message with neither method nor id: %.200s", msg)
+                return
+            if self.router is not None and self.router.owns_response(msg.get("id")):
+                self.router.from_client(msg)
+                return
+            if msg.get("id") not in self._request_futures:
+                log.warning("response to unknown request id %r dropped", msg.get("id"))
+                return
+            self._dispatch(msg)
+            return
+        if not isinstance(method, str):
+            self._reject(msg, framing.INVALID_REQUEST, "method must be a string")
+            return
+        if self.is_local(method) or (self.local_request and self.local_request(msg)):
+            self._dispatch(msg)
+            return
+        if self._shutdown:
+            self._reject(msg, framing.INVALID_REQUEST, "server is shutting down")
+            return
+        if self.router is not None and self.router.from_client(msg):
+            return
+        self._dispatch(msg)  # sero-ls' own features, or MethodNotFound / ignored
+
+    def _dispatch(self, msg: dict[str, Any]) -> None:
+        try:
+            structured = self.structure_message(msg)
+        except JsonRpcException as exc:
+            if "id" in msg and "method" in msg:
+                self._send_response(msg["id"], error=exc.to_response_error())
+            else:
+                log.warning("invalid notification %s dropped: %s", msg.get("method"), exc)
+            return
+        try:
+            self.handle_message(structured)
+        except Exception:
+            log.exception("failed to handle %s", msg.get("method"))
+            if "id" in msg and "method" in msg:
+                self.send_raw(
+                    framing.error_response(msg["id"], framing.INTERNAL_ERROR, "internal error")
+                )
+
+    def _reject(self, msg: dict[str, Any], code: int, text: str) -> None:
+        log.warning("%s: %.200s", text, msg)
+        if "id" in msg and msg.get("method") is not None:
+            self.send_raw(framing.error_response(msg.get("id"), code, text))
+
+    def send_raw(self, msg: dict[str, Any]) -> None:
+        """Write a raw message to the client (one frame, one write)."""
+        if self.writer is None:
+            log.error("no transport to write to")
+            return
+        self.writer.write(framing.encode_frame(framing.encode_message(msg)))
