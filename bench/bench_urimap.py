@@ -23,7 +23,7 @@ HOST, CONTAINER = "file:///home/u/proj/", "file:///workspace/"
 
 def mapper(value: str, kind: Kind) -> str:
     if value.startswith(CONTAINER):
-        return HOST + value[len(CONTAINER):]
+        return HOST + value[len(CONTAINER) :]
     return value
 
 
@@ -33,40 +33,71 @@ def rng(line: int) -> dict[str, Any]:
 
 def messages() -> dict[str, tuple[Callable[[Any], Any], Any]]:
     text = "x = 1\n" * 40_000
-    diag = {"range": rng(1), "severity": 2, "source": "pycodestyle", "code": "E501",
-            "message": "line too long", "codeDescription": {"href": "https://x/E501"},
-            "relatedInformation": [{"location": {"uri": CONTAINER + "b.py", "range": rng(2)},
-                                    "message": "here"}]}
+    diag = {
+        "range": rng(1),
+        "severity": 2,
+        "source": "pycodestyle",
+        "code": "E501",
+        "message": "line too long",
+        "codeDescription": {"href": "https://x/E501"},
+        "relatedInformation": [
+            {"location": {"uri": CONTAINER + "b.py", "range": rng(2)}, "message": "here"}
+        ],
+    }
     return {
         "didOpen 240 KB text": (
             lambda m: map_params("textDocument/didOpen", "to_server", m, mapper),
-            {"textDocument": {"uri": HOST + "a.py", "languageId": "python", "version": 1,
-                              "text": text}}),
+            {
+                "textDocument": {
+                    "uri": HOST + "a.py",
+                    "languageId": "python",
+                    "version": 1,
+                    "text": text,
+                }
+            },
+        ),
         "didChange": (
             lambda m: map_params("textDocument/didChange", "to_server", m, mapper),
-            {"textDocument": {"uri": HOST + "a.py", "version": 2},
-             "contentChanges": [{"range": rng(3), "text": "y"}]}),
+            {
+                "textDocument": {"uri": HOST + "a.py", "version": 2},
+                "contentChanges": [{"range": rng(3), "text": "y"}],
+            },
+        ),
         "completion 1000 items (no URI fields)": (
             lambda m: map_result("textDocument/completion", "to_client", m, mapper),
-            {"isIncomplete": False, "items": [{"label": f"i{i}", "kind": 6, "data": {"u": i}}
-                                              for i in range(1000)]}),
+            {
+                "isIncomplete": False,
+                "items": [{"label": f"i{i}", "kind": 6, "data": {"u": i}} for i in range(1000)],
+            },
+        ),
         "definition 50 Locations": (
             lambda m: map_result("textDocument/definition", "to_client", m, mapper),
-            [{"uri": CONTAINER + f"m{i}.py", "range": rng(i)} for i in range(50)]),
+            [{"uri": CONTAINER + f"m{i}.py", "range": rng(i)} for i in range(50)],
+        ),
         "references 500 Locations": (
             lambda m: map_result("textDocument/references", "to_client", m, mapper),
-            [{"uri": CONTAINER + f"m{i}.py", "range": rng(i)} for i in range(500)]),
+            [{"uri": CONTAINER + f"m{i}.py", "range": rng(i)} for i in range(500)],
+        ),
         "publishDiagnostics 200": (
             lambda m: map_params("textDocument/publishDiagnostics", "to_client", m, mapper),
-            {"uri": CONTAINER + "a.py", "diagnostics": [dict(diag) for _ in range(200)]}),
+            {"uri": CONTAINER + "a.py", "diagnostics": [dict(diag) for _ in range(200)]},
+        ),
         "rename edit over 100 files": (
             lambda m: map_result("textDocument/rename", "to_client", m, mapper),
-            {"documentChanges": [{"textDocument": {"uri": CONTAINER + f"f{i}.py", "version": 1},
-                                  "edits": [{"range": rng(1), "newText": "n"}] * 5}
-                                 for i in range(100)]}),
+            {
+                "documentChanges": [
+                    {
+                        "textDocument": {"uri": CONTAINER + f"f{i}.py", "version": 1},
+                        "edits": [{"range": rng(1), "newText": "n"}] * 5,
+                    }
+                    for i in range(100)
+                ]
+            },
+        ),
         "hover (no URI in result)": (
             lambda m: map_result("textDocument/hover", "to_client", m, mapper),
-            {"contents": {"kind": "markdown", "value": "doc " * 500}}),
+            {"contents": {"kind": "markdown", "value": "doc " * 500}},
+        ),
     }
 
 

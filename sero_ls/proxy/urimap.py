@@ -48,8 +48,7 @@ class _Node:
     """Where URIs sit inside one value. Every member is optional; the walker applies each part
     only when the value has the matching JSON type (string / object / array)."""
 
-    __slots__ = ("fields", "flat", "index", "items", "key_kind", "kind", "leaves", "refs",
-                 "values")
+    __slots__ = ("fields", "flat", "index", "items", "key_kind", "kind", "leaves", "refs", "values")
 
     def __init__(self) -> None:
         self.kind: Kind | None = None  # the value itself, when it is a string
@@ -64,8 +63,14 @@ class _Node:
 
     def is_leaf(self) -> bool:
         return self.kind is not None and not (
-            self.leaves or self.fields or self.items or self.index or self.values
-            or self.key_kind or self.refs)
+            self.leaves
+            or self.fields
+            or self.items
+            or self.index
+            or self.values
+            or self.key_kind
+            or self.refs
+        )
 
 
 def _tokens(path: str) -> list[str]:
@@ -140,8 +145,14 @@ class _Builder:
         into.key_kind = self.key_kind
         into.refs = tuple(definitions[name] for name in self.refs)
         into.flat = bool(into.leaves) and not (
-            into.kind or into.fields or into.items or into.index or into.values
-            or into.key_kind or into.refs)
+            into.kind
+            or into.fields
+            or into.items
+            or into.index
+            or into.values
+            or into.key_kind
+            or into.refs
+        )
         return into
 
 

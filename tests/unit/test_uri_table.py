@@ -73,7 +73,8 @@ def test_generator_check_mode(meta: dict[str, Any], tmp_path: Path) -> None:
 def test_meta_model_location_defaults_next_to_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(uri_table_gen.META_MODEL_ENV, raising=False)
     assert uri_table_gen.default_meta_model_path() == (
-        REPO.parent / "shared" / "lsp" / "metaModel.json")
+        REPO.parent / "shared" / "lsp" / "metaModel.json"
+    )
     monkeypatch.setenv(uri_table_gen.META_MODEL_ENV, "/elsewhere/metaModel.json")
     assert uri_table_gen.default_meta_model_path() == Path("/elsewhere/metaModel.json")
 
@@ -149,8 +150,13 @@ class Sampler:
             name = t["name"]
             if name in URI_BASES:
                 return self.special(ctx, "uri")
-            return {"string": (PLAIN, PLAIN), "RegExp": (PLAIN, PLAIN), "null": (None, None),
-                    "boolean": (True, True), "decimal": (0.5, 0.5)}.get(name, (7, 7))
+            return {
+                "string": (PLAIN, PLAIN),
+                "RegExp": (PLAIN, PLAIN),
+                "null": (None, None),
+                "boolean": (True, True),
+                "decimal": (0.5, 0.5),
+            }.get(name, (7, 7))
         if kind in ("stringLiteral", "integerLiteral", "booleanLiteral"):
             return t["value"], t["value"]
         if kind == "array":
@@ -187,7 +193,8 @@ class Sampler:
                 if p.get("optional") and cut:
                     continue
                 value_in[p["name"]], value_out[p["name"]] = self.sample(
-                    p["type"], f"{ctx}.{p['name']}", stack)
+                    p["type"], f"{ctx}.{p['name']}", stack
+                )
             return value_in, value_out
         assert kind == "reference", t
         name = t["name"]
@@ -332,14 +339,16 @@ def test_every_uri_field_of_the_meta_model_is_mapped_and_nothing_else(
                 mapped = apply(method, slot, direction, copy.deepcopy(message))
                 checked += 1
                 if mapped != expected:
-                    wrong.append(f"{method} {slot} {direction}: "
-                                 f"{first_difference(mapped, expected)}")
+                    wrong.append(
+                        f"{method} {slot} {direction}: {first_difference(mapped, expected)}"
+                    )
             if wrong or (want <= sampler.covered and seed >= 3):
                 break
         failures += wrong
         if not wrong and want - sampler.covered:
-            failures.append(f"{method} {slot}: the sampler never produced "
-                            f"{sorted(want - sampler.covered)}")
+            failures.append(
+                f"{method} {slot}: the sampler never produced {sorted(want - sampler.covered)}"
+            )
         if len(failures) > 20:
             break
     assert not failures, "\n".join(failures)
@@ -363,6 +372,7 @@ def test_spec_decisions_match_the_generator() -> None:
 
 # -- generator mechanics on a small synthetic meta model ---------------------------------------
 
+
 def ref(name: str) -> dict[str, Any]:
     return {"kind": "reference", "name": name}
 
@@ -378,23 +388,39 @@ STRING_T = {"kind": "base", "name": "string"}
 def synthetic(**extra_structs: list[dict[str, Any]]) -> dict[str, Any]:
     structures = [
         # A recursive type that carries URIs: must end in a recursion marker.
-        {"name": "Tree", "properties": [
-            prop("uri", URI_T),
-            prop("children", {"kind": "array", "element": ref("Tree")}, optional=True),
-            prop("data", ref("LSPAny"), optional=True),
-        ]},
+        {
+            "name": "Tree",
+            "properties": [
+                prop("uri", URI_T),
+                prop("children", {"kind": "array", "element": ref("Tree")}, optional=True),
+                prop("data", ref("LSPAny"), optional=True),
+            ],
+        },
         # A recursive type without URIs (SelectionRange-like): pruned entirely.
-        {"name": "Plain", "properties": [prop("parent", ref("Plain"), True),
-                                         prop("name", STRING_T)]},
-        {"name": "Holder", "properties": [prop("tree", ref("Tree")), prop("plain", ref("Plain")),
-                                          prop("pair", {"kind": "tuple",
-                                                        "items": [STRING_T, URI_T]})]},
+        {
+            "name": "Plain",
+            "properties": [prop("parent", ref("Plain"), True), prop("name", STRING_T)],
+        },
+        {
+            "name": "Holder",
+            "properties": [
+                prop("tree", ref("Tree")),
+                prop("plain", ref("Plain")),
+                prop("pair", {"kind": "tuple", "items": [STRING_T, URI_T]}),
+            ],
+        },
     ]
     structures += [{"name": n, "properties": p} for n, p in extra_structs.items()]
     return {
         "metaData": {"version": "test"},
-        "requests": [{"method": "x/tree", "messageDirection": "clientToServer",
-                      "params": ref("Holder"), "result": ref("Plain")}],
+        "requests": [
+            {
+                "method": "x/tree",
+                "messageDirection": "clientToServer",
+                "params": ref("Holder"),
+                "result": ref("Plain"),
+            }
+        ],
         "notifications": [],
         "structures": structures,
         "enumerations": [],
@@ -443,7 +469,8 @@ def test_runtime_follows_recursion_markers_to_any_depth() -> None:
 def test_generator_rejects_a_field_of_two_kinds() -> None:
     bad = synthetic(Clash=[prop("x", {"kind": "or", "items": [URI_T, ref("Pattern")]})])
     bad["typeAliases"].append({"name": "Pattern", "type": STRING_T})
-    bad["notifications"].append({"method": "x/clash", "messageDirection": "serverToClient",
-                                 "params": ref("Clash")})
+    bad["notifications"].append(
+        {"method": "x/clash", "messageDirection": "serverToClient", "params": ref("Clash")}
+    )
     with pytest.raises(MetaModelError, match=r"\$\.x is both"):
         generate(bad)
