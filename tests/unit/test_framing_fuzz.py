@@ -7,6 +7,7 @@ many it ran (visible with ``pytest -s``).
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -40,7 +41,7 @@ class EofCountingReader(asyncio.StreamReader):
 
 def chunked(data: bytes, cuts: list[int]) -> Iterator[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         yield data[a:b]
 
 
