@@ -90,7 +90,10 @@ def _limit(n: int) -> str:
 
 
 class MessageReader:
-    """Reads frame bodies from a byte stream; see the module docstring for error handling."""
+    """Reads frame bodies from a byte stream; see the module docstring for error handling.
+
+    One task reads at a time. A read cancelled mid-frame may lose that frame: cancel only
+    to stop reading the stream for good."""
 
     def __init__(self, reader: ByteReader, *, max_message: int = DEFAULT_MAX_MESSAGE) -> None:
         self._reader = reader
