@@ -76,9 +76,8 @@ def write_table(s: FolderStatus, problems: list[SettingsProblem], out: TextIO) -
         why = f"  [{cap.reason}]" if cap.reason else ""
         w(f"    {mark}{cap.id:<22}{DESCRIPTIONS[cap.id]}{why}\n")
     for srv in s.servers:
-        w(
-            f"  server      {srv.id}: {srv.state} ({srv.mode}){' ' + srv.reason if srv.reason else ''}\n"
-        )
+        why = f" {srv.reason}" if srv.reason else ""
+        w(f"  server      {srv.id}: {srv.state} ({srv.mode}){why}\n")
     for p in problems:
         where = f"{p.source}:{(p.line or 0) + 1}" if p.line is not None else p.source
         w(f"  setting     {p.severity}: {p.message} ({where}; the default applies)\n")
