@@ -91,16 +91,25 @@ def test_degraded_folder_statusline_health_and_persisted_host_toggle(
     nvim: Nvim, tmp_path: Path
 ) -> None:
     folder = make_folder(tmp_path / "proj", {"main.py": "import os\n"})
-    setup = {"settings": NO_RUNTIME}
+    other = make_folder(tmp_path / "other", {"tool.py": "import sys\n"})
+    # Settings per folder (answered to workspace/configuration by scopeUri).
+    setup = {"settings": {"containerBackend": "podman"},
+             "folders": {str(folder): NO_RUNTIME, str(other): {"runtime": "host"}}}
 
-    first = nvim.run("degraded", folder / "main.py", setup=setup)
+    first = nvim.run("degraded", folder / "main.py", setup=setup,
+                     env={"SERO_TEST_FILE2": str(other / "tool.py")})
 
     assert first["status"]["reason"] == "container-cli-missing"
     assert first["status"]["degraded"] is True
     assert first["icon_text"].endswith("host (degraded)")
     assert first["icon_text"] != "host (degraded)"
+    assert first["eval_plain"] == "host (degraded)"  # usable in 'statusline' as %{v:lua...}
+    assert first["eval_icon"] == first["icon_text"]
+    assert first["lualine"] == "host (degraded)"
+    assert first["second_status"]["requested"] == "host"
+    assert first["back_to_first"] == "host (degraded)"
     # One notification for the folder becoming degraded, none for redraws or a refresh.
-    degraded_notes = [n for n in first["notifications"] if "degraded" in n["msg"]]
+    degraded_notes = [n for n in first["notifications"] if "(degraded)" in n["msg"]]
     assert len(degraded_notes) == 1, first["notifications"]
     health = "\n".join(first["health"])
     assert "container-cli-missing" in health
@@ -119,4 +128,65 @@ def test_degraded_folder_statusline_health_and_persisted_host_toggle(
     second = nvim.run("observe", folder / "main.py", setup=setup)
     assert second["statusline"] == "host"
     assert second["status"]["requested"] == "host"
-    assert [n for n in second["notifications"] if "degraded" in n["msg"]] == []
+    assert [n for n in second["notifications"] if "(degraded)" in n["msg"]] == []
+
+
+@pytest.fixture
+def container_folder(tmp_workspace: Path, workspace_container: Any) -> tuple[Path, Any]:
+    """A folder (path with a space and "é") mounted at /workspace in a running container."""
+    folder = make_folder(tmp_workspace, {
+        "main.py": "import os.path\n\nprint(os.path.join('a', 'b'))\n",
+        "check.py": "import os\n\n\ndef here():\n    return os.getcwd()\n\n\nundefined_name\n",
+    })
+    return folder, workspace_container(folder)
+
+
+def test_container_status_follows_the_container_without_user_action(
+    nvim: Nvim, container_folder: tuple[Path, Any]
+) -> None:
+    folder, ctr = container_folder
+    setup = {"settings": {"containerBackend": "podman", "container": ctr.name}}
+
+    result = nvim.run("container_stop", folder / "main.py", setup=setup,
+                      env={"SERO_TEST_STOP": json.dumps(["podman", "stop", "-t", "0", ctr.name])})
+
+    assert result["status"]["mode"] == "container"
+    assert result["status"]["runtime"]["container"]["state"] == "running"
+    assert result["statusline_after_stop"] == "host (degraded)"
+    assert result["status_after_stop"]["reason"] == "container-not-running"
+    assert result["events_after_stop"] >= 1
+    assert result["last_event"]["folders"][0]["uri"] == result["status"]["uri"]
+
+
+def test_definition_opens_a_container_only_file(
+    nvim: Nvim, container_folder: tuple[Path, Any]
+) -> None:
+    folder, ctr = container_folder
+    setup = {"settings": {"containerBackend": "podman", "container": ctr.name}}
+
+    # `path` of `os.path.join` on line 3
+    result = nvim.run("definition", folder / "main.py", setup=setup,
+                      env={"SERO_TEST_LINE": "3", "SERO_TEST_COL": "10"})
+
+    assert result["name"].startswith("sero-container://")
+    assert result["name"].endswith(".py")
+    assert "/usr/lib/python3" in result["name"]
+    assert result["container_filetype"] == "python"
+    assert result["readonly"] is True and result["modifiable"] is False
+    assert "def " in result["text"] and "import " in result["text"]
+    assert result["attached"], "no client attached to the container buffer"
+
+
+def test_lspconfig_style_pylsp_wrapped_in_the_proxy(
+    nvim: Nvim, container_folder: tuple[Path, Any]
+) -> None:
+    folder, _ = container_folder
+
+    # `getcwd` on line 5; no setup(): only the user's own pylsp config, one line changed.
+    result = nvim.run("proxy_pylsp", folder / "check.py", setup=None,
+                      env={"SERO_TEST_LINE": "5", "SERO_TEST_COL": "15"})
+
+    messages = [d["message"] for d in result["diagnostics"]]
+    assert any("undefined name 'undefined_name'" in m for m in messages), messages
+    assert "current working directory" in result["hover"]
+    assert result["statusline"] == "container"

@@ -29,11 +29,12 @@ vim.api.nvim_create_autocmd('BufReadCmd', {
 
 vim.api.nvim_create_autocmd('LspAttach', {
   group = group,
-  desc = 'sero: fetch the folder status for servers that do not push it first',
+  desc = 'sero: fetch the folder status from wrapped servers (the hub pushes it after initialized)',
   callback = function(ev)
     local client = vim.lsp.get_client_by_id(ev.data.client_id)
     local status = require('sero.status')
-    if client and require('sero.client').is_sero(client) and not status.entry_for(ev.buf) then
+    if client and client.name ~= 'sero_ls' and require('sero.client').is_sero(client)
+      and not status.entry_for(ev.buf) then
       status.fetch(client, ev.buf)
     end
   end,

@@ -6,9 +6,24 @@ local sero = require('sero')
 H.run(function()
   H.edit()
   H.wait_statusline(20000, 'host (degraded)')
+  H.wait(20000, function()
+    return (sero.status() or {}).reason == 'container-cli-missing'
+  end, 'reason container-cli-missing (the per-folder containerCli setting)')
   H.step('degraded')
   H.R.status = sero.status()
   H.R.icon_text = sero.statusline({ icon = true })
+  H.R.eval_plain = vim.api.nvim_eval_statusline("%{v:lua.require'sero'.statusline()}", {}).str
+  H.R.eval_icon = vim.api.nvim_eval_statusline("%{v:lua.require'sero'.statusline('icon')}", {}).str
+  local lualine = sero.lualine()
+  H.R.lualine = lualine.cond() and lualine[1]() or false
+
+  -- A second folder, configured per folder as host: its own statusline, then back to the first.
+  local first = vim.api.nvim_get_current_buf()
+  H.edit(os.getenv('SERO_TEST_FILE2'))
+  H.wait_statusline(20000, 'host')
+  H.R.second_status = sero.status()
+  vim.api.nvim_set_current_buf(first)
+  H.R.back_to_first = sero.statusline()
 
   local n = 10000
   local t0 = vim.uv.hrtime()

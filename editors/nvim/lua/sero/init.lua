@@ -30,7 +30,8 @@ end
 --- Short text for the current buffer's folder: "container", "host", "host (degraded)"
 --- (with an icon when `opts.icon` or `setup({statusline = {icon = true}})`), "" when no
 --- sero server covers the buffer. Cached per buffer: safe to call on every redraw.
----@param opts? {icon?: boolean, buf?: integer}
+--- `statusline('icon')` is `statusline({icon = true})` (for `%{}`, where braces cannot go).
+---@param opts? {icon?: boolean, buf?: integer}|'icon'
 ---@return string
 function M.statusline(opts)
   return status.statusline(opts)

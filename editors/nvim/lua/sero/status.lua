@@ -88,12 +88,14 @@ end
 --- A short text for the folder of the current buffer: "container", "host",
 --- "host (degraded)", or "" when no sero server covers it. Cheap: cached per buffer
 --- until a status changes.
----@param opts? {icon?: boolean, buf?: integer}
+---@param opts? {icon?: boolean, buf?: integer}|'icon'
 ---@return string
 function M.statusline(opts)
   local buf, icon
   if type(opts) == 'table' then
     buf, icon = opts.buf, opts.icon
+  elseif opts == 'icon' then
+    icon = true -- %{v:lua.require'sero'.statusline('icon')}: a dict's braces would end %{}
   end
   buf = buf or vim.api.nvim_get_current_buf()
   if icon == nil then
