@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import signal
 import subprocess
-from pathlib import Path
+import time
 
+import psutil
 import pytest
 
 from tests.support import podman as pm
@@ -209,25 +211,63 @@ def test_exec_runs_in_the_container(apple_standin, tmp_workspace, shape):
     assert host_path.returncode == 1
 
 
-def test_exec_replaces_itself_with_podman_exec(apple_standin, tmp_workspace):
+def start_exec(standin, name: str, *command: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([str(standin.cli), "exec", "-i", name, *command], env=standin.env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert wait_until(lambda: " ".join(command) in pm.processes_in_container(name))
+    return proc
+
+
+def wait_until(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def dead(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE  # reparented, not reaped yet
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_exec_passes_stdio_straight_through(apple_standin, tmp_workspace):
     ctr = apple_standin.create(tmp_workspace)
-    proc = subprocess.Popen(
-        [str(apple_standin.cli), "exec", "-i", ctr.name, "cat"], env=apple_standin.env,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-    )
+    proc = start_exec(apple_standin, ctr.name, "cat")
     try:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(b"ping\n")
         proc.stdin.flush()
         assert proc.stdout.readline() == b"ping\n"
-        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
-        assert cmdline[:2] == [b"podman", b"exec"], "signals must reach podman directly"
         proc.stdin.close()
         assert proc.wait(timeout=10) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_exec_forwards_signals_inside_like_apple(apple_standin, tmp_workspace, sig):
+    ctr = apple_standin.create(tmp_workspace)
+    proc = start_exec(apple_standin, ctr.name, "sleep", "1000")
+    proc.send_signal(sig)
+    assert proc.wait(timeout=10) == 128 + sig
+    assert wait_until(lambda: pm.processes_in_container(ctr.name) == ["sleep infinity"])
+
+
+def test_exec_sigkill_leaves_the_process_inside_running(apple_standin, tmp_workspace):
+    ctr = apple_standin.create(tmp_workspace)
+    proc = start_exec(apple_standin, ctr.name, "sleep", "1000")
+    client = psutil.Process(proc.pid).children()
+    assert [c.name() for c in client] == ["podman"]
+    proc.kill()
+    proc.wait(timeout=10)
+    assert wait_until(lambda: all(dead(c) for c in client)), "the podman client dies with the CLI"
+    assert "sleep 1000" in pm.processes_in_container(ctr.name), "an orphan, as with Apple"
 
 
 def test_exec_errors(apple_standin, tmp_workspace):
