@@ -92,6 +92,10 @@ class CodeServer:
     home: Path
     log: Path
 
+    def output_channel(self) -> str:
+        """The extension's "Sero" output channel, as code-server logged it."""
+        return "".join(p.read_text() for p in (self.home / "user" / "logs").rglob("Sero.log"))
+
     def folder_url(self, folder: Path) -> str:
         return f"{self.url}?folder={urllib.parse.quote(str(folder))}"
 
@@ -291,6 +295,25 @@ def run_driver(
     return run
 
 
+def test_extension_unit_tests() -> None:
+    """The pure parts (present.ts, serverCommand.ts) under node's test runner."""
+    assert (EXT_DIR / "node_modules").exists(), SETUP_HINT
+    proc = subprocess.run(
+        ["npm", "run", "-s", "test:unit"],
+        cwd=EXT_DIR,
+        env=node_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    passed = re.search(r"^\S+ pass (\d+)$", output, re.MULTILINE)
+    assert passed and int(passed.group(1)) >= 11, output
+    assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output
+
+
 def write_workspace(folder: Path, settings: dict[str, object]) -> Path:
     (folder / ".vscode").mkdir(parents=True, exist_ok=True)
     (folder / ".vscode" / "settings.json").write_text(json.dumps(settings, indent=1))
@@ -322,18 +345,29 @@ def test_no_container_runtime_degrades_then_switch_to_host(
 def test_podman_container_then_stopped_outside_the_editor(
     workbench: Workbench, tmp_workspace: Path, workspace_container: Callable[..., pm.Container]
 ) -> None:
-    folder = write_workspace(tmp_workspace, {"sero.containerBackend": "podman"})
+    settings = {"sero.containerBackend": "podman"}
+    folder = write_workspace(
+        tmp_workspace, {**settings, "sero.containerCli": "/nonexistent/container"}
+    )
     container = workspace_container(folder)
     cs = workbench.start("container")
     stopped: list[float] = []
+
+    def fix_settings() -> None:
+        write_workspace(folder, settings)
 
     def stop_container() -> None:
         pm.stop(container.name)
         stopped.append(time.monotonic())
 
-    run = run_driver(cs, "container", folder, {"stop-container": stop_container})
+    run = run_driver(
+        cs, "container", folder, {"fix-settings": fix_settings, "stop-container": stop_container}
+    )
     assert stopped, "the driver never asked to stop the container"
     assert {"status-container.png", "status-container-stopped.png"} <= {p.name for p in run.shots}
+    assert "restarting sero-ls" in cs.output_channel(), (
+        "the settings change did not restart sero-ls"
+    )
     state = json.loads(cs.state_file.read_text())
     [status] = state["folders"]
     assert (status["mode"], status["degraded"], status["reason"]) == (

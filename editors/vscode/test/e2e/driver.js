@@ -208,6 +208,9 @@ const scenarios = {
     // A folder backed by a running podman container; stopping it outside the editor degrades the folder.
     async container(page) {
         await openWorkbench(page);
+        // The folder's settings point at a missing CLI first; fixing them restarts sero-ls.
+        await waitStatus(page, 'Host (degraded)');
+        await step('fix-settings');
         await waitStatus(page, 'Container', 60000);
         await shotStatusBar(page, 'status-container');
         await tooltip(page, 'Container', 'tooltip-container');

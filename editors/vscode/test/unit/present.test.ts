@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { doctorReport, label, present, unavailable } from '../../src/present';
+import type { FolderStatus } from '../../src/protocol';
+
+function status(over: Partial<FolderStatus>): FolderStatus {
+    return {
+        uri: 'file:///home/u/proj', name: 'proj', requested: 'auto', mode: 'container', degraded: false,
+        reason: null, message: 'Container-backed (podman): sero-proj running', remedy: [],
+        runtime: {
+            backend: 'podman', cli: '/usr/bin/podman', system: 'running',
+            container: { id: 'sero-proj', state: 'running', image: 'sero-node:latest', ip: null },
+            mounts: [{ host: '/home/u/proj', container: '/workspace', readOnly: false }],
+        },
+        capabilities: [{ id: 'language-servers', available: true, requires: 'container' }],
+        servers: [], checkedAt: null, ...over,
+    };
+}
+
+const degraded = status({
+    mode: 'host', degraded: true, reason: 'container-not-running',
+    message: 'The workspace container sero-proj is exited. Continuing in host mode (degraded).',
+    remedy: ['podman start sero-proj'],
+    capabilities: [
+        { id: 'language-servers', available: false, requires: 'container', reason: 'container-not-running' },
+        { id: 'file-editing', available: true, requires: 'any' },
+    ],
+});
+
+test('labels: Container, Host, Host (degraded)', () => {
+    assert.equal(label(status({})), 'Container');
+    assert.equal(label(status({ mode: 'host', requested: 'host', reason: 'runtime-host-selected' })), 'Host');
+    assert.equal(label(degraded), 'Host (degraded)');
+});
+
+test('a degraded tooltip names the reason, the unavailable capabilities and the remedy', () => {
+    const p = present(degraded);
+    assert.equal(p.warning, true);
+    assert.equal(p.icon, '$(warning)');
+    assert.match(p.tooltip, /Reason: `container-not-running`/);
+    assert.match(p.tooltip, /Unavailable: `language-servers`/);
+    assert.doesNotMatch(p.tooltip, /file-editing/);
+    assert.match(p.tooltip, /\* `podman start sero-proj`/);
+    assert.match(p.detail, /\(container-not-running\)$/);
+    assert.deepEqual(unavailable(degraded), ['language-servers']);
+});
+
+test('a healthy container tooltip has no reason or remedy lines', () => {
+    const p = present(status({}));
+    assert.equal(p.warning, false);
+    assert.doesNotMatch(p.tooltip, /Reason:|Remedy:|Unavailable:/);
+    assert.match(p.tooltip, /container `sero-proj` \(running\)/);
+});
+
+test('backticks in server text cannot break the tooltip markdown', () => {
+    const p = present(status({ mode: 'host', degraded: true, reason: 'probe-failed', remedy: ['echo `x`'] }));
+    assert.match(p.tooltip, /`echo 'x'`/);
+});
+
+test('the doctor report lists every folder with capabilities and mounts', () => {
+    const report = doctorReport([status({}), degraded]);
+    assert.match(report, /## proj: Container/);
+    assert.match(report, /## proj: Host \(degraded\)/);
+    assert.match(report, /\| language-servers \| no \| container-not-running \|/);
+    assert.match(report, /mount: \/home\/u\/proj -> \/workspace/);
+    assert.match(report, /remedy: `podman start sero-proj`/);
+});
