@@ -63,6 +63,14 @@ def node_env() -> dict[str, str]:
     return env
 
 
+def npm_run(*args: str) -> subprocess.CompletedProcess[str]:
+    """`npm run` in editors/vscode under Node 24."""
+    argv = ["npm", "run", "-s", *args]
+    return subprocess.run(
+        argv, cwd=EXT_DIR, env=node_env(), capture_output=True, text=True, timeout=180, check=False
+    )
+
+
 @pytest.fixture(scope="module")
 def vsix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The extension, type-checked (strict tsc), bundled (esbuild) and packaged (vsce)."""
@@ -71,15 +79,7 @@ def vsix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ]
     assert not missing, f"missing {missing}: {SETUP_HINT}"
     out = tmp_path_factory.mktemp("vsix") / "sero.vsix"
-    proc = subprocess.run(
-        ["npm", "run", "-s", "package", "--", "--out", str(out)],
-        cwd=EXT_DIR,
-        env=node_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    proc = npm_run("package", "--", "--out", str(out))
     assert proc.returncode == 0, f"packaging failed:\n{proc.stdout}\n{proc.stderr}"
     return out
 
@@ -298,15 +298,7 @@ def run_driver(
 def test_extension_unit_tests() -> None:
     """The pure parts (present.ts, serverCommand.ts) under node's test runner."""
     assert (EXT_DIR / "node_modules").exists(), SETUP_HINT
-    proc = subprocess.run(
-        ["npm", "run", "-s", "test:unit"],
-        cwd=EXT_DIR,
-        env=node_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = npm_run("test:unit")
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     passed = re.search(r"^\S+ pass (\d+)$", output, re.MULTILINE)
