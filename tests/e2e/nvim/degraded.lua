@@ -44,6 +44,13 @@ H.run(function()
   H.R.health = H.checkhealth()
   vim.cmd.tabclose()
 
+  local seen = #H.R.notifications
+  vim.cmd('SeroStatus!')
+  H.wait(20000, function()
+    return #H.R.notifications > seen
+  end, ':SeroStatus output')
+  H.R.sero_status_text = H.R.notifications[#H.R.notifications].msg
+
   local events_before = H.R.status_events
   vim.cmd('SeroRuntime host')
   H.wait_statusline(20000, 'host')
