@@ -102,3 +102,19 @@ def test_publish_refuses_non_loopback(tmp_workspace):
         pm.create_workspace_container("sero-test-never", tmp_workspace,
                                       publish=["0.0.0.0:1:1"])
     assert not pm.exists("sero-test-never")
+
+
+def test_hiding_never_deletes_a_mounted_workspace(tmp_workspace):
+    (tmp_workspace / "keep.txt").write_text("keep")
+    for dest in (str(tmp_workspace), str(tmp_workspace.parent)):
+        with pytest.raises(ValueError, match="hide_host_copy=False"):
+            pm.create_workspace_container("sero-test-never", tmp_workspace, dest=dest)
+    assert (tmp_workspace / "keep.txt").read_text() == "keep"
+    assert not pm.exists("sero-test-never")
+
+
+def test_same_path_mount_without_hiding(workspace_container, tmp_workspace):
+    (tmp_workspace / "keep.txt").write_text("keep")
+    ctr = workspace_container(tmp_workspace, dest=str(tmp_workspace), hide_host_copy=False)
+    assert pm.exec_(ctr.name, ["cat", "keep.txt"]).stdout == "keep"
+    assert pm.exec_(ctr.name, ["pwd"]).stdout.strip() == str(tmp_workspace)

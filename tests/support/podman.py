@@ -35,7 +35,7 @@ import tarfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 PODMAN = "podman"
 TEST_PREFIX = "sero-test-"
@@ -188,6 +188,8 @@ def create_workspace_container(
     are (source, destination[, "ro"]) tuples; `labels` are added to the
     workspace label and the owner label used to clean up after dead sessions.
     """
+    if hide_host_copy and image is None:
+        _refuse_hiding_a_mount(workspace, [dest, *(m[1] for m in extra_mounts)])
     argv = [PODMAN, "run", "-d", "--name", name, *run_flags()]
     if network is None:
         ensure_netns_shared()
@@ -214,6 +216,18 @@ def create_workspace_container(
     if hide_host_copy and image is None:
         hide_path(name, os.fspath(workspace))
     return container
+
+
+def _refuse_hiding_a_mount(workspace: PathArg, destinations: Sequence[str]) -> None:
+    """Deleting the host path inside must never reach a bind mount of real files."""
+    ws = PurePosixPath(os.fspath(workspace))
+    for dest in destinations:
+        target = PurePosixPath(dest)
+        if target == ws or target in ws.parents or ws in target.parents:
+            raise ValueError(
+                f"hide_host_copy would delete {ws} inside, which overlaps the mount at {dest}: "
+                "pass hide_host_copy=False"
+            )
 
 
 def hide_path(name: str, path: str) -> None:
