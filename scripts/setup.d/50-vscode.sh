@@ -15,6 +15,9 @@ EXT="$ROOT/editors/vscode"
 
 log() { printf '[setup vscode] %s\n' "$*" >&2; }
 mkdir -p "$CACHE"
+# One installer at a time per cache (two checkouts may run their setup together).
+exec 9>"$CACHE/.lock"
+flock 9
 
 # 1. Debian packages.
 missing=()
@@ -42,13 +45,16 @@ NODE_ABI=$("$N24/bin/node" -p 'process.versions.modules')
 # 3. code-server, native modules compiled for Node 24 (~2 min, ~617 MB the first time).
 CS_DIR="$CACHE/code-server-$CS_VERSION"
 CS_STAMP="code-server@$CS_VERSION node-abi=$NODE_ABI"
-if [ "$(cat "$CS_DIR/.sero-stamp" 2>/dev/null || true)" != "$CS_STAMP" ]; then
+cs_ok() {
+  [ "$(cat "$CS_DIR/.sero-stamp" 2>/dev/null || true)" = "$CS_STAMP" ] \
+    && PATH="$N24/bin:$PATH" "$CS_DIR/node_modules/.bin/code-server" --version >/dev/null 2>&1
+}
+if ! cs_ok; then
   log "npm install code-server@$CS_VERSION -> $CS_DIR (about 2 minutes)"
   rm -rf "$CS_DIR.tmp" && mkdir -p "$CS_DIR.tmp"
   PATH="$N24/bin:$PATH" npm_config_nodedir="$N24" \
     npm install --silent --no-audit --no-fund --prefix "$CS_DIR.tmp" "code-server@$CS_VERSION" >/dev/null
-  "$CS_DIR.tmp/node_modules/.bin/code-server" --version >/dev/null 2>&1 \
-    || PATH="$N24/bin:$PATH" "$CS_DIR.tmp/node_modules/.bin/code-server" --version >/dev/null
+  PATH="$N24/bin:$PATH" "$CS_DIR.tmp/node_modules/.bin/code-server" --version >/dev/null
   echo "$CS_STAMP" > "$CS_DIR.tmp/.sero-stamp"
   rm -rf "$CS_DIR" && mv "$CS_DIR.tmp" "$CS_DIR"
 fi
