@@ -63,6 +63,18 @@ def test_system_status_down(apple_standin, state, text, status):
     assert json.loads(as_json.stdout) == {"status": status}
 
 
+def test_a_hung_api_server_answers_late_then_fails(apple_standin):
+    apple_standin.set_system("hung")
+    env = {**apple_standin.env, "SERO_FAKE_APPLE_HANG_SECONDS": "0.5"}
+    started = time.monotonic()
+    proc = subprocess.run([str(apple_standin.cli), "system", "status", "--format", "json"],
+                          env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert time.monotonic() - started >= 0.5
+    assert (proc.returncode, json.loads(proc.stdout)) == (1, {"status": "not running"})
+    with pytest.raises(subprocess.TimeoutExpired):
+        apple_standin.run("list", "--format", "json", timeout=1.0)
+
+
 @pytest.mark.parametrize("shape", ["1", "0"])
 @pytest.mark.parametrize("state", ["stopped", "unregistered"])
 @pytest.mark.parametrize("args", [("list", "--all", "--format", "json"), ("inspect", "x"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 STANDIN_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "bin"
 STANDIN = STANDIN_DIR / "container"
-SYSTEM_STATES = ("running", "stopped", "unregistered")
+SYSTEM_STATES = ("running", "stopped", "unregistered", "hung")
 SHAPES = ("1", "0")
 
 
@@ -43,7 +43,11 @@ def standin_env(
 
 
 def set_system(state_dir: Path, state: str) -> None:
-    """Flip the stand-in's API server: running, stopped or unregistered."""
+    """Flip the stand-in's API server: running, stopped, unregistered or hung.
+
+    `hung` (registered, not answering) makes commands wait
+    SERO_FAKE_APPLE_HANG_SECONDS (default 10, set it in the env) before failing.
+    """
     if state not in SYSTEM_STATES:
         raise ValueError(f"state must be one of {SYSTEM_STATES}, got {state!r}")
     state_dir.mkdir(parents=True, exist_ok=True)
