@@ -41,7 +41,9 @@ H.run(function()
   assert(resp and not resp.err, 'sero/workspaceStatus failed: ' .. vim.inspect(resp))
   require('sero.status').update(client.id, resp.result.folders)
 
+  H.step('refreshed')
   H.R.health = H.checkhealth()
+  H.step('checkhealth')
   vim.cmd.tabclose()
 
   local seen = #H.R.notifications
@@ -50,6 +52,14 @@ H.run(function()
     return #H.R.notifications > seen
   end, ':SeroStatus output')
   H.R.sero_status_text = H.R.notifications[#H.R.notifications].msg
+
+  H.step('SeroStatus')
+  vim.cmd('SeroStartContainerSystem')
+  H.wait(20000, function()
+    return H.R.notifications[#H.R.notifications].msg:find('container system:', 1, true) ~= nil
+  end, ':SeroStartContainerSystem answer')
+  H.R.start_system_text = H.R.notifications[#H.R.notifications].msg
+  H.step('SeroStartContainerSystem')
 
   local events_before = H.R.status_events
   vim.cmd('SeroRuntime host')

@@ -19,8 +19,9 @@ vim.api.nvim_create_autocmd('User', {
   end,
 })
 
+local t0 = vim.uv.hrtime()
 function H.step(name)
-  table.insert(H.R.steps, name)
+  table.insert(H.R.steps, ('%s at %d ms'):format(name, (vim.uv.hrtime() - t0) / 1e6))
 end
 
 --- Wait up to `ms` for `pred`, else fail with `what` (and the statusline, for the report).

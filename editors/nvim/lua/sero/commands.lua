@@ -99,8 +99,17 @@ function M.start_container_system()
   vim.notify('sero: starting the container system...', vim.log.levels.INFO)
   clients.request(client, 'workspace/executeCommand',
     { command = 'sero.startContainerSystem', arguments = { uri } }, function(result)
-      vim.notify('sero: container system start: ' .. (type(result) == 'string' and result or vim.inspect(result)), vim.log.levels.INFO)
-      clients.request(client, 'workspace/executeCommand', { command = 'sero.refreshStatus', arguments = { uri } }, function() end)
+      -- {started, backend, message}: Docker and Podman have no `system start`; the message says
+      -- what to do instead.
+      local started = type(result) == 'table' and result.started
+      local text = type(result) == 'table' and result.message or (started and 'started') or vim.inspect(result)
+      vim.notify('sero: container system: ' .. tostring(text), started and vim.log.levels.INFO or vim.log.levels.WARN)
+      clients.request(client, 'workspace/executeCommand', { command = 'sero.refreshStatus', arguments = { uri } },
+        function(refreshed)
+          if type(refreshed) == 'table' then
+            status.update(client.id, refreshed.folders)
+          end
+        end)
     end)
 end
 
