@@ -76,8 +76,10 @@ class Nvim:
         return result
 
 
-def is_degraded_note(note: dict[str, Any]) -> bool:
-    return note["level"] == WARN and "runs on the host (degraded)" in note["msg"]
+def is_degraded_note(note: dict[str, Any], folder: Path) -> bool:
+    """The one vim.notify for `folder` becoming degraded."""
+    msg = note["msg"]
+    return note["level"] == WARN and f"{folder} runs on the host (degraded)" in msg
 
 
 def make_folder(path: Path, files: dict[str, str]) -> Path:
@@ -101,8 +103,12 @@ def test_degraded_folder_statusline_health_and_persisted_host_toggle(
     setup = {"settings": {"containerBackend": "podman"},
              "folders": {str(folder): NO_RUNTIME, str(other): {"runtime": "host"}}}
 
-    first = nvim.run("degraded", folder / "main.py", setup=setup,
-                     env={"SERO_TEST_FILE2": str(other / "tool.py")})
+    first = nvim.run("degraded", folder / "main.py", setup=setup, env={
+        "SERO_TEST_FILE2": str(other / "tool.py"),
+        # then setup() again, the other folder now without a runtime
+        "SERO_TEST_RESETUP_FOLDER": str(other),
+        "SERO_TEST_RESETUP_SETTINGS": json.dumps(NO_RUNTIME),
+    })
 
     assert first["status"]["reason"] == "container-cli-missing"
     assert first["status"]["degraded"] is True
@@ -114,7 +120,7 @@ def test_degraded_folder_statusline_health_and_persisted_host_toggle(
     assert first["second_status"]["requested"] == "host"
     assert first["back_to_first"] == "host (degraded)"
     # One notification for the folder becoming degraded, none for redraws or a refresh.
-    degraded_notes = [n for n in first["notifications"] if is_degraded_note(n)]
+    degraded_notes = [n for n in first["notifications"] if is_degraded_note(n, folder)]
     assert len(degraded_notes) == 1, first["notifications"]
     health = "\n".join(first["health"])
     assert "container-cli-missing" in health
@@ -131,6 +137,9 @@ def test_degraded_folder_statusline_health_and_persisted_host_toggle(
     assert first["status_after"]["mode"] == "host"
     assert first["status_after"]["degraded"] is False
     assert first["events_on_toggle"] >= 1
+    # A second setup() reached the running hub: the other folder is degraded now, said once.
+    assert first["second_after_resetup"]["reason"] == "container-cli-missing"
+    assert len([n for n in first["notifications"] if is_degraded_note(n, other)]) == 1
     print(f"statusline(): {first['statusline_ns_per_call']:.0f} ns per call (10,000 calls)")
     print("steps:", first["steps"])
     assert first["statusline_ns_per_call"] < 20_000
@@ -139,7 +148,7 @@ def test_degraded_folder_statusline_health_and_persisted_host_toggle(
     second = nvim.run("observe", folder / "main.py", setup=setup)
     assert second["statusline"] == "host"
     assert second["status"]["requested"] == "host"
-    assert [n for n in second["notifications"] if is_degraded_note(n)] == []
+    assert [n for n in second["notifications"] if is_degraded_note(n, folder)] == []
 
 
 @pytest.fixture

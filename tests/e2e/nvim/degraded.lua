@@ -67,4 +67,13 @@ H.run(function()
   H.step('host')
   H.R.events_on_toggle = H.R.status_events - events_before
   H.R.status_after = sero.status()
+
+  -- setup() again with new per-folder settings: the running hub takes them without a restart.
+  local setup = vim.json.decode(os.getenv('SERO_TEST_SETUP'))
+  setup.folders[os.getenv('SERO_TEST_RESETUP_FOLDER')] = vim.json.decode(os.getenv('SERO_TEST_RESETUP_SETTINGS'))
+  sero.setup(setup)
+  vim.cmd.edit(vim.fn.fnameescape(os.getenv('SERO_TEST_FILE2')))
+  H.wait_statusline(20000, 'host (degraded)')
+  H.step('re-setup')
+  H.R.second_after_resetup = sero.status()
 end)

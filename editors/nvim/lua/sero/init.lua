@@ -25,6 +25,10 @@ function M.setup(opts)
   if o.enable then
     vim.lsp.enable('sero_ls')
   end
+  -- Running servers pull `sero` again (workspace/configuration) on this notification.
+  for _, client in ipairs(require('sero.client').all()) do
+    client:notify('workspace/didChangeConfiguration', { settings = { sero = config.settings_for(nil) } })
+  end
 end
 
 --- Short text for the current buffer's folder: "container", "host", "host (degraded)"
