@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from sero_ls import __version__
@@ -23,9 +24,25 @@ def _parser() -> argparse.ArgumentParser:
     _serve_args(serve)
     _serve_args(p)
 
+    proxy = sub.add_parser(
+        "proxy",
+        help="wrap one language server: sero-ls proxy [--folder P] [--name ID] -- CMD [ARG...]",
+    )
+    proxy.add_argument("--folder", help="workspace folder when the editor names none")
+    proxy.add_argument("--name", help="the server's id in status reports (default: CMD's name)")
+    proxy.add_argument("--log-file", metavar="FILE", help="log here instead of stderr")
+    proxy.add_argument("-v", "--verbose", action="count", default=0)
+    proxy.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD [ARG...]")
+
     doctor = sub.add_parser("doctor", help="print each folder's runtime report")
     doctor.add_argument("paths", nargs="*", metavar="PATH", help="folders (default: .)")
     doctor.add_argument("--json", action="store_true", help='print {"folders": [FolderStatus]}')
+
+    # ---- `sero-ls status` (status bars outside editors): arguments in sero_ls/cli/status.py
+    from sero_ls.cli import status
+
+    status.add_parser(sub)
+    # ---- end of `sero-ls status`
     return p
 
 
@@ -58,8 +75,23 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging(0, None)
         return doctor.run(args.paths, args.json)
+    if args.command == "status":  # `sero-ls status`: see sero_ls/cli/status.py
+        from sero_ls.cli import status
+
+        setup_logging(0, None)
+        return status.main(args)
     setup_logging(args.verbose, args.log_file)
     from sero_ls.lsp import server
+
+    if args.command == "proxy":
+        from sero_ls.proxy.spec import for_wrapper
+
+        cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+        if not cmd:
+            sys.stderr.write("sero-ls proxy: give the server command after --\n")
+            return 2
+        name = args.name or os.path.basename(cmd[0])
+        return asyncio.run(server.run_stdio(wrapper=for_wrapper(name, cmd), folder=args.folder))
 
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")

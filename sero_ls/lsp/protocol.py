@@ -10,7 +10,7 @@ order is kept because forwarding writes synchronously.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Generator
 from typing import Any, Protocol
 
 from lsprotocol import types
@@ -42,6 +42,15 @@ LOCAL_METHODS = {
 class Router(Protocol):
     """The proxy side: what sero-ls does with messages it does not answer itself."""
 
+    def observe_initialize(self, params: dict[str, Any]) -> None:
+        """The client's raw initialize params (before pygls structures them)."""
+
+    def initialize_result(self, own: dict[str, Any]) -> dict[str, Any]:
+        """The initialize result to send, given sero-ls' own."""
+
+    def configuration_changed(self, params: Any) -> None:
+        """The client's settings changed (raw didChangeConfiguration params)."""
+
     def from_client(self, message: dict[str, Any]) -> bool:
         """Take a client message; False when no backend wants it (then sero-ls answers)."""
 
@@ -63,7 +72,14 @@ def raw_converter() -> Any:
 
 class SeroProtocol(LanguageServerProtocol):
     router: Router | None = None
-    local_request: Callable[[dict[str, Any]], bool] | None = None
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
+        """pygls' initialize, then the proxy adds its servers' capabilities."""
+        result = yield from super().lsp_initialize(params)
+        if self.router is None:
+            return result
+        return self.router.initialize_result(self._converter.unstructure(result))
 
     @lsp_method(types.EXIT)
     def lsp_exit(self, *args: Any) -> None:
@@ -94,7 +110,12 @@ class SeroProtocol(LanguageServerProtocol):
         if not isinstance(method, str):
             self._reject(msg, framing.INVALID_REQUEST, "method must be a string")
             return
-        if self.is_local(method) or (self.local_request and self.local_request(msg)):
+        if self.is_local(method):
+            if self.router is not None:
+                if method == types.INITIALIZE:
+                    self.router.observe_initialize(msg.get("params"))  # type: ignore[arg-type]
+                elif method == types.WORKSPACE_DID_CHANGE_CONFIGURATION:
+                    self.router.configuration_changed(msg.get("params"))
             self._dispatch(msg)
             return
         if self._shutdown:

@@ -21,6 +21,8 @@ from pygls.lsp.server import LanguageServer
 from sero_ls import __version__
 from sero_ls.lsp import transport
 from sero_ls.lsp.protocol import SeroProtocol, raw_converter
+from sero_ls.proxy.hub import Hub
+from sero_ls.proxy.spec import ServerSpec
 from sero_ls.runtime.manager import RuntimeManager
 from sero_ls.runtime.model import FolderStatus
 
@@ -42,7 +44,7 @@ def settings_from_init_options(options: Any) -> Mapping[str, Any] | None:
 class SeroLanguageServer(LanguageServer):
     protocol: SeroProtocol
 
-    def __init__(self) -> None:
+    def __init__(self, *, wrapper: ServerSpec | None = None, folder: str | None = None) -> None:
         super().__init__(
             "sero-ls",
             __version__,
@@ -65,6 +67,13 @@ class SeroLanguageServer(LanguageServer):
 
         status.register(self)
         commands.register(self)
+        # The proxy: language servers per folder (hub), or the one wrapped server.
+        self.default_folder = folder
+        self.hub = Hub(self, wrapper=wrapper)
+        self.protocol.router = self.hub
+        self.manager.server_entries = self.hub.server_entries
+        self.shutdown_hooks.append(self.hub.shutdown)
+        self.folder_hooks.append(self.hub.sync_folders)
 
     # ---- helpers shared by the feature modules
 
@@ -121,8 +130,8 @@ class SeroLanguageServer(LanguageServer):
             t.cancel()
 
 
-async def run_stdio() -> int:
-    server = SeroLanguageServer()
+async def run_stdio(wrapper: ServerSpec | None = None, folder: str | None = None) -> int:
+    server = SeroLanguageServer(wrapper=wrapper, folder=folder)
     reader, writer = await transport.stdio_streams()
     return await server.serve(reader, writer)
 

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from sero_ls.lsp.diagnostics import config_uri, folder_diagnostics, settings_diagnostics
+from sero_ls.runtime import status_cache
 from sero_ls.runtime.model import FolderStatus, to_json
 from sero_ls.uris import path_to_uri
 
@@ -55,6 +57,7 @@ def push_status(ls: SeroLanguageServer, changed: list[FolderStatus] | None = Non
     """Send `sero/statusChanged` with every folder, and update the diagnostics."""
     statuses = ls.manager.statuses()
     ls.notify_raw("sero/statusChanged", {"folders": [to_json(s) for s in statuses]})
+    status_cache.store_statuses(statuses)  # for `sero-ls status` outside the editor
     publish_diagnostics(ls)
 
 
@@ -124,11 +127,14 @@ def register(ls: SeroLanguageServer) -> None:
             folders = [(params.root_uri, None)]
         elif params.root_path:
             folders = [(path_to_uri(params.root_path), None)]
+        elif ls.hub.wrapper is not None:  # wrapper mode: --folder, else the working directory
+            folders = [(path_to_uri(ls.default_folder or os.getcwd()), None)]
         ls.manager.set_folders(folders)
         if params.process_id:
             ls.client_pid = params.process_id
             ls.spawn(ls.watch_client_pid(params.process_id))
         await ls.manager.refresh(reload=False)
+        await ls.hub.sync_folders()  # start the language servers: their capabilities are ours
 
     @ls.feature(types.INITIALIZED)
     async def initialized(ls: SeroLanguageServer, params: types.InitializedParams) -> None:

@@ -1,0 +1,249 @@
+"""A language server child process and the raw JSON-RPC connection to it.
+
+Messages are plain dicts both ways (never structured into lsprotocol types).
+Writes are synchronous (``StreamWriter.write`` buffers), so the order in which
+the proxy forwards messages is the order the server reads them. The child's
+stderr is drained line by line into the log so a chatty server never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psutil
+
+from sero_ls.lsp import framing
+
+log = logging.getLogger(__name__)
+
+_ids = itertools.count(1)
+
+
+class BackendError(Exception):
+    """A request to a language server that failed: error response, exit, or timeout."""
+
+    def __init__(self, message: str, code: int = framing.INTERNAL_ERROR, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data
+
+
+class Connection:
+    """One language server process: start, send, request, stop."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        on_message: Callable[[dict[str, Any]], None],
+        on_exit: Callable[[int | None], None] | None = None,
+        max_message: int = framing.DEFAULT_MAX_MESSAGE,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.cwd = cwd
+        self.env = env
+        self.on_message = on_message
+        self.on_exit = on_exit
+        self.max_message = max_message
+        self.proc: asyncio.subprocess.Process | None = None
+        self.stderr_tail: list[str] = []
+        self._own: dict[Any, asyncio.Future[Any]] = {}  # our requests (initialize, shutdown)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._closing = False
+        self.exited = asyncio.Event()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    async def start(self) -> None:
+        log.info("[%s] starting: %s", self.name, self.argv)
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=self.cwd,
+            env=self.env,
+            start_new_session=True,  # its own process group: we end the whole tree
+            limit=2**20,
+        )
+        self._tasks = [
+            asyncio.ensure_future(self._read()),
+            asyncio.ensure_future(self._drain_stderr()),
+        ]
+
+    # ---- writing
+
+    def send(self, message: dict[str, Any]) -> bool:
+        """Write one message; False when the process is gone."""
+        proc = self.proc
+        if (
+            proc is None
+            or proc.stdin is None
+            or proc.returncode is not None
+            or self.exited.is_set()
+        ):
+            return False
+        try:
+            proc.stdin.write(framing.encode_frame(framing.encode_message(message)))
+        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
+            log.warning("[%s] write failed: %s", self.name, exc)
+            return False
+        return True
+
+    def send_raw_body(self, body: bytes) -> bool:
+        proc = self.proc
+        if proc is None or proc.stdin is None or self.exited.is_set():
+            return False
+        try:
+            proc.stdin.write(framing.encode_frame(body))
+        except (BrokenPipeError, ConnectionResetError, RuntimeError):
+            return False
+        return True
+
+    async def request(self, method: str, params: Any, timeout: float) -> Any:  # noqa: ASYNC109
+        """A request of sero-ls' own (not a forwarded one); raises BackendError."""
+        msg_id = f"sero-ls:{next(_ids)}"
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._own[msg_id] = fut
+        if not self.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params}):
+            self._own.pop(msg_id, None)
+            raise BackendError(f"{self.name} is not running")
+        try:
+            async with asyncio.timeout(timeout):
+                return await fut
+        except TimeoutError:
+            raise BackendError(
+                f"{self.name} did not answer {method} within {timeout:g} s"
+            ) from None
+        finally:
+            self._own.pop(msg_id, None)
+
+    def notify(self, method: str, params: Any) -> bool:
+        return self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    # ---- reading
+
+    async def _read(self) -> None:
+        assert self.proc and self.proc.stdout
+        reader = framing.MessageReader(self.proc.stdout, max_message=self.max_message)
+        try:
+            while True:
+                try:
+                    body = await reader.read()
+                except framing.FrameError as exc:
+                    log.warning("[%s] bad frame from the server: %s", self.name, exc)
+                    if exc.fatal:
+                        break
+                    continue
+                if body is None:
+                    break
+                msg, error = framing.decode_message(body)
+                if msg is None:
+                    log.warning("[%s] unreadable message from the server: %s", self.name, error)
+                    continue
+                if "method" not in msg and msg.get("id") in self._own:
+                    fut = self._own.pop(msg["id"])
+                    if not fut.done():
+                        if "error" in msg:
+                            err = msg.get("error") or {}
+                            fut.set_exception(
+                                BackendError(
+                                    str(err.get("message", "error")),
+                                    int(err.get("code", framing.INTERNAL_ERROR)),
+                                    err.get("data"),
+                                )
+                            )
+                        else:
+                            fut.set_result(msg.get("result"))
+                    continue
+                try:
+                    self.on_message(msg)
+                except Exception:
+                    log.exception("[%s] failed to route a message", self.name)
+        finally:
+            await self._on_eof()
+
+    async def _drain_stderr(self) -> None:
+        assert self.proc and self.proc.stderr
+        while True:
+            try:
+                line = await self.proc.stderr.readline()
+            except (ValueError, asyncio.LimitOverrunError):
+                continue  # an over-long line: skip it, keep draining
+            if not line:
+                return
+            text = line.decode("utf-8", "replace").rstrip()
+            self.stderr_tail = [*self.stderr_tail[-19:], text]
+            log.info("[%s stderr] %s", self.name, text)
+
+    async def _on_eof(self) -> None:
+        assert self.proc
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await self.proc.wait()
+        code = self.proc.returncode
+        self.exited.set()
+        for fut in self._own.values():
+            if not fut.done():
+                fut.set_exception(BackendError(f"{self.name} exited (status {code})"))
+        self._own.clear()
+        if not self._closing:
+            log.warning("[%s] exited unexpectedly (status %s)", self.name, code)
+        if self.on_exit:
+            self.on_exit(code)
+
+    # ---- stopping
+
+    async def stop(self, *, graceful: bool = True, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """`shutdown` (bounded), `exit`, then end the whole process tree."""
+        self._closing = True
+        if self.proc is None:
+            return
+        if graceful and not self.exited.is_set():
+            try:
+                await self.request("shutdown", None, timeout)
+                self.notify("exit", None)
+                async with asyncio.timeout(2):
+                    await self.exited.wait()
+            except (BackendError, TimeoutError) as exc:
+                log.info("[%s] no clean shutdown: %s", self.name, exc)
+        await kill_tree(self.proc.pid)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await self.exited.wait()
+        for t in self._tasks:
+            t.cancel()
+
+
+async def kill_tree(pid: int, grace: float = 2.0) -> None:
+    """SIGTERM a process and all its descendants (snapshot first), SIGKILL the survivors."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return
+    except psutil.AccessDenied:
+        procs = []
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGTERM)
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.terminate()
+    loop = asyncio.get_running_loop()
+    _, alive = await loop.run_in_executor(None, lambda: psutil.wait_procs(procs, timeout=grace))
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
