@@ -17,12 +17,18 @@ from sero_ls.runtime.capabilities import DESCRIPTIONS
 from sero_ls.runtime.manager import make_folder
 from sero_ls.runtime.model import FolderStatus, to_json
 from sero_ls.runtime.probe import resolve_folders
+from sero_ls.runtime.resolve import Folder
 from sero_ls.runtime.toggles import ToggleStore
-from sero_ls.settings import SettingsProblem, folder_settings
+from sero_ls.settings import Settings, SettingsProblem, folder_settings
 from sero_ls.uris import path_to_uri
 
 
-def collect(paths: list[str]) -> tuple[list[FolderStatus], dict[str, list[SettingsProblem]]]:
+def folder_jobs(
+    paths: list[str],
+) -> tuple[list[tuple[Folder, Settings]], dict[str, list[SettingsProblem]]]:
+    """Each path as a folder with its settings (no client: config.toml and the toggle).
+
+    Shared with `sero-ls status`, which resolves a path the same way."""
     toggles = ToggleStore().load()
     jobs = []
     problems: dict[str, list[SettingsProblem]] = {}
@@ -31,6 +37,11 @@ def collect(paths: list[str]) -> tuple[list[FolderStatus], dict[str, list[Settin
         settings, probs = folder_settings(Path(folder.path), toggle=toggles.get(folder.path))
         problems[folder.uri] = probs
         jobs.append((folder, settings))
+    return jobs, problems
+
+
+def collect(paths: list[str]) -> tuple[list[FolderStatus], dict[str, list[SettingsProblem]]]:
+    jobs, problems = folder_jobs(paths)
     return asyncio.run(resolve_folders(jobs)), problems
 
 
