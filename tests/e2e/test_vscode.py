@@ -96,8 +96,10 @@ class CodeServer:
         """The extension's "Sero" output channel, as code-server logged it."""
         return "".join(p.read_text() for p in (self.home / "user" / "logs").rglob("Sero.log"))
 
-    def folder_url(self, folder: Path) -> str:
-        return f"{self.url}?folder={urllib.parse.quote(str(folder))}"
+    def open_url(self, target: Path) -> str:
+        """The workbench URL for a folder or a .code-workspace file."""
+        kind = "workspace" if target.suffix == ".code-workspace" else "folder"
+        return f"{self.url}?{kind}={urllib.parse.quote(str(target))}"
 
 
 @dataclass
@@ -235,14 +237,14 @@ class DriverRun:
 def run_driver(
     cs: CodeServer,
     scenario: str,
-    folder: Path,
+    target: Path,
     steps: dict[str, Callable[[], None]] | None = None,
     timeout: float = 180.0,
 ) -> DriverRun:
     """Run one driver scenario; answer its STEP lines by calling `steps`; fail with its output."""
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     env = node_env()
-    env.update(CS_URL=cs.folder_url(folder), OUT_DIR=str(OUT_DIR), STATE_FILE=str(cs.state_file))
+    env.update(CS_URL=cs.open_url(target), OUT_DIR=str(OUT_DIR), STATE_FILE=str(cs.state_file))
     proc = subprocess.Popen(
         ["node", str(DRIVER), scenario],
         env=env,
@@ -306,10 +308,10 @@ def test_extension_unit_tests() -> None:
     assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output
 
 
-def write_workspace(folder: Path, settings: dict[str, object]) -> Path:
+def write_workspace(folder: Path, settings: dict[str, object], source: str = "main.py") -> Path:
     (folder / ".vscode").mkdir(parents=True, exist_ok=True)
     (folder / ".vscode" / "settings.json").write_text(json.dumps(settings, indent=1))
-    (folder / "main.py").write_text('import os\nos.path.join("a", "b")\n')
+    (folder / source).write_text('import os\nos.path.join("a", "b")\n')
     return folder
 
 
@@ -367,3 +369,26 @@ def test_podman_container_then_stopped_outside_the_editor(
         True,
         "container-not-running",
     )
+
+
+def test_multi_root_indicator_follows_the_active_editor(
+    workbench: Workbench, tmp_workspace: Path, workspace_container: Callable[..., pm.Container]
+) -> None:
+    alpha = write_workspace(
+        tmp_workspace / "alpha", {"sero.containerBackend": "podman"}, "alpha.py"
+    )
+    write_workspace(
+        tmp_workspace / "beta",
+        {"sero.containerBackend": "podman", "sero.containerCli": "/nonexistent/container"},
+        "beta.py",
+    )
+    workspace_container(alpha)
+    workspace_file = tmp_workspace / "two.code-workspace"
+    workspace_file.write_text(json.dumps({"folders": [{"path": "alpha"}, {"path": "beta"}]}))
+    cs = workbench.start("multiroot")
+    run_driver(cs, "multiroot", workspace_file)
+    state = json.loads(cs.state_file.read_text())
+    by_name = {f["name"]: f for f in state["folders"]}
+    assert by_name["alpha"]["mode"] == "container"
+    assert (by_name["beta"]["mode"], by_name["beta"]["reason"]) == ("host", "container-cli-missing")
+    assert state["statusBar"]["folder"].endswith("/alpha")

@@ -220,6 +220,29 @@ const scenarios = {
         await tooltip(page, 'container-not-running', 'tooltip-container-stopped');
     },
 
+    // Two folders in one window: the indicator follows the active editor's folder.
+    async multiroot(page) {
+        await openWorkbench(page);
+        await openFile(page, 'alpha.py');
+        await waitStatus(page, 'Container', 60000);
+        await shotStatusBar(page, 'status-multiroot-alpha');
+        await openFile(page, 'beta.py');
+        await waitStatus(page, 'Host (degraded)');
+        await tooltip(page, 'container-cli-missing', 'tooltip-multiroot-beta');
+        // The language status item ({} beside the language mode) carries the same facts.
+        await page.locator('[id="status.languageStatus"]').hover();
+        const language = page.locator('.workbench-hover, .monaco-hover')
+            .filter({ hasText: 'Host (degraded)' }).filter({ hasText: 'container-cli-missing' }).first();
+        await language.waitFor({ state: 'visible', timeout: 15000 });
+        await shot(page, 'language-status-multiroot-beta');
+        // VS Code's Severity.Warning is 2: the item is flagged, not just informative.
+        await language.locator('.severity.sev2').waitFor({ state: 'attached', timeout: 5000 });
+        await page.mouse.move(700, 300);
+        log('language status item: Host (degraded), container-cli-missing, warning severity');
+        await openFile(page, 'alpha.py');
+        await waitStatus(page, 'Container');
+    },
+
     // Go to definition on os.path in a container-backed folder opens the container's stdlib file.
     async definition(page) {
         await openWorkbench(page);
