@@ -8,10 +8,11 @@ so the caller can report ``probe-failed`` with the CLI's own output.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
 
 from sero_ls.runtime.model import ContainerRecord, ImageRecord, Mount, PortBinding
 
@@ -21,6 +22,27 @@ APPLE_EPOCH_OFFSET = 978307200
 
 class ParseError(ValueError):
     pass
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _guarded(parse: Callable[P, R]) -> Callable[P, R]:
+    """JSON of an unexpected shape (a string where an object was due, ...) is a ParseError too."""
+
+    @functools.wraps(parse)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return parse(*args, **kwargs)
+        except ParseError:
+            raise
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:
+            name = parse.__name__.removeprefix("parse_").replace("_", " ")
+            detail = f"{type(exc).__name__}: {exc}"
+            raise ParseError(f"{name}: unexpected JSON shape ({detail})") from None
+
+    return wrapper
 
 
 def _json(text: str, what: str) -> Any:
@@ -62,8 +84,13 @@ def parse_time(value: Any, *, apple_epoch: bool = False) -> dt.datetime | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
+        if value < 0:  # podman's "never" (-62135596800, Go's zero time)
+            return None
         seconds = float(value) + (APPLE_EPOCH_OFFSET if apple_epoch else 0)
-        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(seconds, dt.UTC)
+        except (OverflowError, ValueError, OSError):  # NaN, out of range
+            return None
     if not isinstance(value, str):
         return None
     text = value.strip()
@@ -84,6 +111,7 @@ def parse_time(value: Any, *, apple_epoch: bool = False) -> dt.datetime | None:
 # ---------------------------------------------------------------- Apple container
 
 
+@_guarded
 def parse_apple_containers(text: str) -> list[ContainerRecord]:
     """`container list --all --format json` and `container inspect ID...`, 1.x and 0.x shapes."""
     return [_apple_record(obj) for obj in _json_array(text, "container list")]
@@ -93,7 +121,7 @@ def _apple_record(obj: dict[str, Any]) -> ContainerRecord:
     config = obj.get("configuration") or {}
     status = obj.get("status")
     nested = isinstance(status, dict)  # 1.x: {"status": {"state": ..., "networks": [...]}}
-    if nested:
+    if isinstance(status, dict):
         state = str(status.get("state") or "unknown")
         networks = status.get("networks") or []
         started = parse_time(status.get("startedDate"))
@@ -135,6 +163,7 @@ def _apple_record(obj: dict[str, Any]) -> ContainerRecord:
     )
 
 
+@_guarded
 def parse_apple_images(text: str) -> list[ImageRecord]:
     out = []
     for obj in _json_array(text, "image list"):
@@ -148,6 +177,31 @@ def parse_apple_images(text: str) -> list[ImageRecord]:
                     created=parse_time(obj.get("creationDate") or obj.get("created")),
                 )
             )
+    return out
+
+
+@_guarded
+def parse_apple_image_inspect(text: str) -> list[ImageRecord]:
+    """`container image inspect REF`: `[{"name", "index": {"digest"}, "variants": [{"config":
+    {"created"}}]}]`; the image's build time is the newest variant's `created`."""
+    out = []
+    for obj in _json_array(text, "image inspect"):
+        name = obj.get("name") or obj.get("reference")
+        if not name:
+            raise ParseError("image inspect: an entry has no name")
+        created = [
+            parse_time((v.get("config") or {}).get("created"))
+            for v in obj.get("variants") or []
+            if isinstance(v, dict)
+        ]
+        known = [c for c in created if c is not None]
+        out.append(
+            ImageRecord(
+                reference=str(name),
+                id=(obj.get("index") or {}).get("digest"),
+                created=max(known) if known else None,
+            )
+        )
     return out
 
 
@@ -172,10 +226,13 @@ def parse_apple_system_status(returncode: int, stdout: str) -> tuple[str, str | 
 # ---------------------------------------------------------------- Docker
 
 
+@_guarded
 def parse_docker_ps(text: str) -> list[ContainerRecord]:
     """`docker ps -a --format json`: one object per line, every value a string."""
     out = []
     for obj in _json_lines(text, "docker ps"):
+        if not obj.get("ID"):
+            raise ParseError("docker ps: an entry has no ID")
         labels = _split_docker_labels(str(obj.get("Labels") or ""))
         out.append(
             ContainerRecord(
@@ -184,6 +241,7 @@ def parse_docker_ps(text: str) -> list[ContainerRecord]:
                 state=str(obj.get("State") or "unknown").lower(),
                 image=str(obj.get("Image") or "") or None,
                 labels=labels,
+                created=parse_time(obj.get("CreatedAt")),
             )
         )
     return out
@@ -201,6 +259,7 @@ def _split_docker_labels(text: str) -> dict[str, str]:
     return labels
 
 
+@_guarded
 def parse_inspect(text: str) -> list[ContainerRecord]:
     """`docker inspect` / `podman inspect` of containers (the same keys in both)."""
     return [_inspect_record(obj) for obj in _json_array(text, "inspect")]
@@ -255,10 +314,11 @@ def _ports(ports: dict[str, Any]) -> Iterable[PortBinding]:
                 container_port=int(port),
                 protocol=proto or "tcp",
                 host_ip=(b or {}).get("HostIp") or None,
-                host_port=int(host_port) if str(host_port or "").isdigit() else None,
+                host_port=int(str(host_port)) if str(host_port or "").isdigit() else None,
             )
 
 
+@_guarded
 def parse_image_inspect(text: str) -> list[ImageRecord]:
     """`docker image inspect` / `podman image inspect`."""
     out = []
@@ -277,10 +337,13 @@ def parse_image_inspect(text: str) -> list[ImageRecord]:
 # ---------------------------------------------------------------- Podman
 
 
+@_guarded
 def parse_podman_ps(text: str) -> list[ContainerRecord]:
     """`podman ps -a --format json`: one JSON array; Names is a list, Labels an object."""
     out = []
     for obj in _json_array(text, "podman ps"):
+        if not (obj.get("Id") or obj.get("ID")):
+            raise ParseError("podman ps: an entry has no Id")
         names = obj.get("Names") or []
         out.append(
             ContainerRecord(
@@ -291,6 +354,16 @@ def parse_podman_ps(text: str) -> list[ContainerRecord]:
                 image_id=obj.get("ImageID") or None,
                 labels={str(k): str(v) for k, v in (obj.get("Labels") or {}).items()},
                 created=parse_time(obj.get("Created")),
+                ports=tuple(
+                    PortBinding(
+                        container_port=int(p["container_port"]),
+                        protocol=str(p.get("protocol") or "tcp"),
+                        host_ip=p.get("host_ip") or None,
+                        host_port=int(p["host_port"]) if p.get("host_port") else None,
+                    )
+                    for p in obj.get("Ports") or []
+                    if isinstance(p, dict) and str(p.get("container_port", "")).isdigit()
+                ),
             )
         )
     return out
