@@ -9,16 +9,26 @@ the folder's ``probeTimeout``.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import os
+import stat
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sero_ls.runtime.backends import Backend, SystemProbe, make_backend
 from sero_ls.runtime.backends.apple import AppleBackend
+from sero_ls.runtime.backends.base import normalise_image
 from sero_ls.runtime.backends.docker import DockerBackend, PodmanBackend
 from sero_ls.runtime.cli import ProbeError
 from sero_ls.runtime.model import ContainerRecord, FolderStatus, ImageRecord, utc_now
-from sero_ls.runtime.resolve import Folder, Probe, find_workspace_container, resolve
+from sero_ls.runtime.resolve import (
+    Folder,
+    Probe,
+    dockerfile_candidates,
+    find_workspace_container,
+    resolve,
+)
 from sero_ls.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,6 +61,8 @@ class ProbeRound:
         fut = self._memo.get(key)
         if fut is None:
             fut = asyncio.ensure_future(make())
+            # Its waiters may time out first: the failure is theirs to report, not asyncio's.
+            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
             self._memo[key] = fut
         return asyncio.shield(fut)
 
@@ -68,8 +80,9 @@ class ProbeRound:
         return result
 
     async def image(self, b: Backend, ref: str) -> ImageRecord | None:
+        # `sero-node`, `localhost/sero-node:latest`, ... are one lookup.
         result: ImageRecord | None = await self._once(
-            ("image", b.name, b.cli, b.timeout, ref), lambda: b.image(ref)
+            ("image", b.name, b.cli, b.timeout, normalise_image(ref)), lambda: b.image(ref)
         )
         return result
 
@@ -80,8 +93,8 @@ class ProbeRound:
         if name != "auto":
             cls = BACKEND_CLASSES[name]
             cli = cls.locate(settings.container_cli)
-            searched = (settings.container_cli,) if settings.container_cli else cls.default_cli
-            return (self.backend(name, cli, timeout) if cli else None), searched
+            looked = (settings.container_cli,) if settings.container_cli else cls.default_cli
+            return (self.backend(name, cli, timeout) if cli else None), looked
         # auto: apple where its CLI exists; else the first of docker, podman whose system answers.
         searched: tuple[str, ...] = ()
         located: list[Backend] = []
@@ -112,24 +125,47 @@ class ProbeRound:
         try:
             system = await self.system(b)
             if system.state != "running":
-                return Probe(b, searched, system.state, system.detail)
+                return Probe(
+                    backend=b, searched=searched, system=system.state, system_detail=system.detail
+                )
             containers = tuple(await self.containers(b))
-            match = find_workspace_container(folder.path, containers, settings.container)
+            c = find_workspace_container(folder.path, containers, settings.container).container
             image = container_image = None
-            if match.container is None:
+            if c is None:  # is the image there to create one from?
                 image = await self.image(b, settings.image)
-            elif match.container.image_id or match.container.image:
-                ref = match.container.image_id or match.container.image or ""
+            else:  # staleness is a bonus: never fail a folder that has its container on it
                 try:
-                    container_image = await self.image(b, ref)
-                except ProbeError as exc:  # staleness is a bonus: never fail the folder on it
+                    image = await self.image(b, settings.image)
+                    if c.image:  # by reference: what the name means now, not the old id
+                        container_image = await self.image(b, c.image)
+                except ProbeError as exc:
                     log.info("image lookup for staleness failed: %s", exc)
-            return Probe(b, searched, "running", None, containers, image, container_image)
-        except ProbeError as exc:
+            dockerfile, modified = find_dockerfile(folder.path, settings.dockerfile)
             return Probe(
-                b, searched, "unknown", error=str(exc), failed_command=b.cmd("system", "status")
-                if b.name == "apple" else b.cmd("info")
-            )  # fmt: skip
+                backend=b,
+                searched=searched,
+                system="running",
+                containers=containers,
+                image=image,
+                container_image=container_image,
+                dockerfile=dockerfile,
+                dockerfile_modified=modified,
+            )
+        except ProbeError as exc:
+            check = ("system", "status") if b.name == "apple" else ("info",)
+            return Probe(backend=b, searched=searched, error=str(exc), failed_command=b.cmd(*check))
+
+
+def find_dockerfile(folder: str, setting: str | None) -> tuple[str | None, dt.datetime | None]:
+    """The folder's Dockerfile (see resolve.dockerfile_candidates) and when it last changed."""
+    for path in dockerfile_candidates(folder, setting):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            return path, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)
+    return None, None
 
 
 async def resolve_folders(
