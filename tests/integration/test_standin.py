@@ -152,7 +152,7 @@ def test_inspect_1x_maps_podman_faithfully(apple_standin, tmp_workspace, tmp_pat
     assert item["id"] == ctr.name == item["configuration"]["id"]
     conf = item["configuration"]
     assert conf["image"]["reference"] == "docker.io/library/sero-node:latest"
-    assert conf["mounts"] == [
+    assert sorted(conf["mounts"], key=lambda m: m["destination"], reverse=True) == [
         {"type": {"virtiofs": {}}, "source": str(tmp_workspace), "destination": "/workspace",
          "options": []},
         {"type": {"virtiofs": {}}, "source": str(ro_dir), "destination": "/data",
