@@ -54,7 +54,7 @@ def test_watch_follows_podman_stop_and_start(
         pm.start(ctr.name)
         lines.wait_for(lambda line: line == "container", timeout=20)
         start_seen = time.monotonic() - t0
-        sys.stderr.write(f"watch: stop seen after {stop_seen:.1f} s, start after {start_seen:.1f} s\n")
+        sys.stderr.write(f"watch: stop seen after {stop_seen:.1f} s, start {start_seen:.1f} s\n")
         assert stop_seen < 6, stop_seen
         t0 = time.monotonic()
         proc.terminate()
