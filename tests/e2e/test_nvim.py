@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "editors" / "nvim"
 DRIVERS = Path(__file__).resolve().parent / "nvim"
 VENV_BIN = Path(sys.executable).parent
+PYLSP = {"pylsp": {"command": ["pylsp"], "languages": ["python"]}}
 WARN = 3  # vim.log.levels.WARN
 NO_RUNTIME = {"containerBackend": "podman", "containerCli": "/nonexistent/container"}
 
@@ -182,7 +183,7 @@ def test_definition_opens_a_container_only_file(
     nvim: Nvim, container_folder: tuple[Path, Any]
 ) -> None:
     folder, ctr = container_folder
-    setup = {"settings": {"containerBackend": "podman", "container": ctr.name}}
+    setup = {"settings": {"containerBackend": "podman", "container": ctr.name, "servers": PYLSP}}
 
     # `path` of `os.path.join` on line 3
     result = nvim.run("definition", folder / "main.py", setup=setup,
@@ -195,6 +196,7 @@ def test_definition_opens_a_container_only_file(
     assert result["readonly"] is True and result["modifiable"] is False
     assert "def " in result["text"] and "import " in result["text"]
     assert result["attached"], "no client attached to the container buffer"
+    assert "OS routines" in result["hover_in_container"]  # hover on `import os` inside it
 
 
 def test_lspconfig_style_pylsp_wrapped_in_the_proxy(
