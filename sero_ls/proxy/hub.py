@@ -15,6 +15,7 @@ import copy
 import itertools
 import logging
 import os
+import shutil
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -25,7 +26,9 @@ from sero_ls.proxy import urimap
 from sero_ls.proxy.connection import BackendError, Connection
 from sero_ls.proxy.documents import DocumentError, DocumentStore
 from sero_ls.proxy.instance import Instance
+from sero_ls.proxy.pathmap import SCHEME, PathMapper, parse_container_uri
 from sero_ls.proxy.spec import ServerSpec, from_settings, guess_language
+from sero_ls.runtime.backends import make_backend
 from sero_ls.runtime.model import ServerEntry
 
 if TYPE_CHECKING:
@@ -112,21 +115,109 @@ class Hub:
             except TimeoutError:
                 log.warning("language servers still starting after %g s", deadline)
 
+    async def status_changed(self) -> None:
+        """Move a folder's servers when its runtime changed (container <-> host, another
+        container). Open documents are replayed with their current text."""
+        for uri, insts in list(self.instances.items()):
+            st = self.ls.manager.folders.get(uri)
+            if st is None or st.status is None:
+                continue
+            status = st.status
+            want_container = status.mode == "container" and status.runtime.container is not None
+            want_id = (
+                status.runtime.container.id if want_container and status.runtime.container else None
+            )
+            for inst in insts:
+                if inst.state == "stopped":
+                    continue
+                if inst.container_id == want_id or (inst.force_host and want_container):
+                    continue
+                if inst.mode == "host" and not want_container and inst.container_id is None:
+                    continue
+                log.warning(
+                    "[%s] runtime changed (%s -> %s): moving the server",
+                    inst.name, inst.mode, "container" if want_container else "host",
+                )  # fmt: skip
+                await self.restart(inst, reason_switch=True)
+
+    async def restart(self, inst: Instance, *, reason_switch: bool = False) -> None:
+        old = inst.conn
+        inst.state = "restarting"
+        inst.open_docs.clear()
+        self._withdraw_registrations(inst)
+        if old is not None:
+            old.on_exit = None
+            for key, p in list(self._pending.items()):
+                if p.inst is inst:
+                    del self._pending[key]
+                    self._answer_error(p, framing.CONTENT_MODIFIED, f"{inst.name} is being moved")
+            await old.stop(graceful=True, timeout=2.0)
+        if not reason_switch:
+            inst.restarts += 1
+        inst.force_host = False if reason_switch else inst.force_host
+        await self._start(inst)
+
+    def _withdraw_registrations(self, inst: Instance) -> None:
+        if not inst.registrations:
+            return
+        regs = [{"id": rid, "method": m} for rid, m in inst.registrations.items()]
+        inst.registrations.clear()
+        client_id = f"sero-fwd:{next(self._ids)}"
+        self._to_client(
+            {
+                "jsonrpc": "2.0",
+                "id": client_id,
+                "method": "client/unregisterCapability",
+                "params": {"unregisterations": regs},
+            }
+        )
+
     def all_instances(self) -> list[Instance]:
         return [i for insts in self.instances.values() for i in insts]
 
     def server_entries(self, folder_uri: str) -> list[ServerEntry]:
         return [i.entry() for i in self.instances.get(folder_uri, [])]
 
-    async def _start(self, inst: Instance) -> None:
+    def _placement(self, inst: Instance) -> tuple[list[str], dict[str, str], str | None]:
+        """Where and how to run a server: exec in the folder's container, or on the host.
+
+        Sets the instance's mode, container and URI mappers; returns (argv, env, cwd)."""
         spec = inst.spec
+        st = self.ls.manager.folders.get(inst.folder.uri)
+        status = st.status if st else None
+        inst.to_server = inst.to_client = None
+        inst.container_id = None
+        host_cwd = inst.folder.path if os.path.isdir(inst.folder.path) else None
+        if (
+            status is not None
+            and status.mode == "container"
+            and status.runtime.container is not None
+            and status.runtime.backend
+            and status.runtime.cli
+            and not inst.force_host
+        ):
+            backend = make_backend(
+                status.runtime.backend, status.runtime.cli, st.settings.probe_timeout if st else 5.0
+            )
+            cid = status.runtime.container.id
+            mapper = PathMapper(cid, status.runtime.mounts)
+            cwd = mapper.host_to_container_path(inst.folder.path)
+            inst.mode, inst.container_id = "container", cid
+            inst.to_server, inst.to_client = mapper.to_container, mapper.to_host
+            inst.backend = backend
+            argv = backend.exec_argv(cid, list(spec.container_argv), cwd=cwd, env=spec.env)
+            return argv, dict(os.environ), host_cwd
+        inst.mode = "host"
+        inst.backend = None
+        return list(spec.host_argv), {**os.environ, **spec.env}, host_cwd
+
+    async def _start(self, inst: Instance) -> None:
         inst.state = "starting" if inst.restarts == 0 else "restarting"
-        argv = list(spec.host_argv)
-        env = {**os.environ, **spec.env}
+        argv, env, cwd = self._placement(inst)
         conn = Connection(
             inst.name,
             argv,
-            cwd=inst.folder.path if os.path.isdir(inst.folder.path) else None,  # noqa: ASYNC240
+            cwd=cwd,
             env=env,
             on_message=lambda msg, inst=inst: self._from_server(inst, msg),
             on_exit=lambda code, inst=inst: self._on_exit(inst, code),
@@ -144,20 +235,29 @@ class Hub:
         try:
             result = await conn.request("initialize", inst.init_params, INIT_TIMEOUT)
         except BackendError as exc:
-            inst.state, inst.reason = "failed", "server-crashed"
+            await conn.stop(graceful=False)
             tail = " | ".join(conn.stderr_tail[-3:])
+            code = conn.proc.returncode if conn.proc else None
+            if inst.mode == "container" and missing_command(code, tail):
+                await self._fall_back_to_host(inst, tail)
+                return
+            inst.state, inst.reason = "failed", "server-crashed"
+            if inst.mode == "host" and missing_command(code, tail):
+                inst.reason = "server-not-found"
             inst.message = f"initialize failed: {exc}{' (' + tail + ')' if tail else ''}"
             log.error("[%s] %s", inst.name, inst.message)
             self._fail_queue(inst)
-            await conn.stop(graceful=False)
             return
         inst.init_result = result if isinstance(result, dict) else {}
         caps = inst.init_result.get("capabilities")
         inst.capabilities = caps if isinstance(caps, dict) else {}
         conn.notify("initialized", {})
-        if self.wrapper is None and spec.settings is not None:
-            conn.notify("workspace/didChangeConfiguration", {"settings": spec.settings})
-        inst.state, inst.reason, inst.message = "running", None, None
+        if self.wrapper is None and inst.spec.settings is not None:
+            conn.notify("workspace/didChangeConfiguration", {"settings": inst.spec.settings})
+        if not inst.force_host:
+            inst.state, inst.reason, inst.message = "running", None, None
+        else:
+            inst.state = "running"
         for doc in self.docs:
             if self._serves(inst, doc.uri):
                 self._open_in(inst, doc.uri)
@@ -165,19 +265,43 @@ class Hub:
         log.info("[%s] running (pid %s)", inst.name, conn.pid)
         await self.ls.manager.notify_servers_changed(inst.folder.uri)
 
+    async def _fall_back_to_host(self, inst: Instance, why: str) -> None:
+        """The command is not in the container: run it on the host, if the host has it."""
+        host_cmd = inst.spec.host_argv[0] if inst.spec.host_argv else ""
+        if not shutil.which(host_cmd):
+            inst.state, inst.reason = "failed", "server-not-found"
+            inst.message = (
+                f"{inst.spec.container_argv[0]!r} is not in container {inst.container_id} "
+                f"and {host_cmd!r} is not on the host PATH ({why})"
+            )
+            log.error("[%s] %s", inst.name, inst.message)
+            self._fail_queue(inst)
+            return
+        log.warning("[%s] not in the container (%s): running it on the host", inst.name, why)
+        inst.force_host = True
+        inst.reason = "server-missing-in-container"
+        inst.message = (
+            f"{inst.spec.container_argv[0]!r} is not in container {inst.container_id}: "
+            "running on the host instead"
+        )
+        await self._start(inst)
+
     def _initialize_params(self, inst: Instance) -> dict[str, Any]:
         params = copy.deepcopy(self.client_init)
-        params["processId"] = os.getpid()  # the server watches sero-ls, which watches the editor
-        if inst.spec.passthrough:
-            return params
-        folder = inst.folder
-        params["rootUri"] = folder.uri
-        params["rootPath"] = folder.path
-        params["workspaceFolders"] = [{"uri": folder.uri, "name": folder.name}]
-        params["initializationOptions"] = inst.spec.initialization_options
-        general = (params.get("capabilities") or {}).get("general")
-        if isinstance(general, dict):
-            general.pop("positionEncodings", None)  # utf-16 end to end (the hub's store too)
+        # On the host the server watches sero-ls (which watches the editor); a server in a
+        # container cannot see host PIDs at all.
+        params["processId"] = None if inst.mode == "container" else os.getpid()
+        if not inst.spec.passthrough:
+            folder = inst.folder
+            params["rootUri"] = folder.uri
+            params["rootPath"] = folder.path
+            params["workspaceFolders"] = [{"uri": folder.uri, "name": folder.name}]
+            params["initializationOptions"] = inst.spec.initialization_options
+            general = (params.get("capabilities") or {}).get("general")
+            if isinstance(general, dict):
+                general.pop("positionEncodings", None)  # utf-16 end to end (the hub's store too)
+        if inst.to_server is not None:
+            params = urimap.map_params("initialize", "to_server", params, inst.to_server)
         return params
 
     def _on_exit(self, inst: Instance, code: int | None) -> None:
@@ -217,6 +341,9 @@ class Hub:
                 return own
             result = copy.deepcopy(running[0].init_result or {})
             result.setdefault("capabilities", {})
+            ws = result["capabilities"].setdefault("workspace", {})
+            if isinstance(ws, dict) and running[0].mode == "container":
+                ws.setdefault("textDocumentContent", {"schemes": [SCHEME]})
             exp = result["capabilities"].setdefault("experimental", {})
             if isinstance(exp, dict):
                 exp["sero"] = {**sero, "mode": "proxy"}
@@ -226,6 +353,8 @@ class Hub:
         merged = caps_mod.merge([i.capabilities for i in running], commands)
         for key, value in own_caps.items():
             merged.setdefault(key, value)
+        # LSP 3.18: the client asks sero-ls for the text of container-only files.
+        merged.setdefault("workspace", {})["textDocumentContent"] = {"schemes": [SCHEME]}
         merged.setdefault("experimental", {})
         if isinstance(merged["experimental"], dict):
             merged["experimental"]["sero"] = sero
@@ -241,6 +370,11 @@ class Hub:
         return doc.language_id if doc else guess_language(uri)
 
     def _serves(self, inst: Instance, uri: str) -> bool:
+        container = parse_container_uri(uri)
+        if container is not None:
+            return inst.container_id == container[0] and (
+                self.wrapper is not None or inst.spec.handles(self._language(uri))
+            )
         if self.wrapper is not None:
             return True
         st = self.ls.manager.folder_for(uri)
@@ -251,6 +385,8 @@ class Hub:
         )
 
     def instances_for(self, uri: str) -> list[Instance]:
+        if uri.startswith(SCHEME + ":"):  # a container-only file: back to its container
+            return [i for i in self.all_instances() if self._serves(i, uri)]
         if self.wrapper is not None:
             return self.all_instances()
         st = self.ls.manager.folder_for(uri)
@@ -320,6 +456,10 @@ class Hub:
 
     def _client_request(self, msg: dict[str, Any], method: str, params: Any) -> bool:
         msg_id = msg["id"]
+        if method == "workspace/textDocumentContent" and str(document_uri(params)).startswith(
+            SCHEME + ":"
+        ):
+            return False  # sero-ls serves container-only files itself
         if method == "workspace/executeCommand":
             command = params.get("command") if isinstance(params, dict) else None
             owner = self._command_owner(command)
@@ -641,3 +781,12 @@ def document_uri(params: Any) -> str | None:
         return item["uri"]
     uri = params.get("uri")
     return uri if isinstance(uri, str) else None
+
+
+def missing_command(code: int | None, stderr: str) -> bool:
+    """Whether an exec/start failed because the command does not exist there."""
+    text = stderr.lower()
+    return code in (126, 127) or any(
+        hint in text
+        for hint in ("executable file not found", "not found in $path", "no such file or directory")
+    )
