@@ -48,6 +48,7 @@ ICONS = {
 }
 FIELDS = {
     "icon": "container, host or degraded icon (--icons)",
+    "kind": "container | host | degraded (for a CSS class or a colour)",
     "summary": "`container`, `host`, or `host, degraded: <reason>`",
     "mode": "container | host",
     "degraded": "true | false",
@@ -60,6 +61,7 @@ FIELDS = {
     "name": "the folder's name",
     "path": "the folder's path",
     "message": "the one-sentence explanation",
+    "remedy": "the first command that fixes it, or empty",
 }
 _TOKEN = re.compile(r"\{\{|\}\}|\{([a-z]+)(\?)?\}|[{}]")
 
@@ -182,6 +184,7 @@ def fields(status: dict[str, Any], icons: str = "unicode") -> dict[str, str | bo
     kind = "degraded" if degraded else mode
     return {
         "icon": ICONS[icons].get(kind, "?"),
+        "kind": kind,
         "summary": summary,
         "mode": mode,
         "degraded": degraded,
@@ -194,6 +197,7 @@ def fields(status: dict[str, Any], icons: str = "unicode") -> dict[str, str | bo
         "name": str(status.get("name") or ""),
         "path": uri_to_path(str(status.get("uri", ""))) or "",
         "message": " ".join(str(status.get("message") or "").split()),
+        "remedy": " ".join(str((status.get("remedy") or [""])[0]).split()),
     }
 
 

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
+import re
+import shutil
 import signal
 import stat
 import subprocess
+import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -318,3 +323,113 @@ def test_watch_ends_when_its_reader_goes_away(tmp_path: Path) -> None:
     finally:
         watch.kill()
         watch.wait()
+
+
+# ---- the snippets in editors/statusbar/, run as their hosts run them (a shell command)
+
+SNIPPETS = Path(__file__).resolve().parents[2] / "editors" / "statusbar"
+
+
+def _need(tool: str) -> None:
+    if shutil.which(tool) is None:
+        message = f"{tool} is not installed (run: bash scripts/setup --test)"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """~/src/proj (the snippets' example folder) with a live server's entry: container."""
+    home = tmp_path / "home"
+    ws = home / "src" / "proj"
+    (ws / ".sero").mkdir(parents=True)
+    bin_dir = str(Path(sys.executable).parent)  # `sero-ls` of this venv
+    env = status_env(
+        tmp_path, path=f"{bin_dir}:{os.environ['PATH']}", HOME=str(home), LANG="C.UTF-8"
+    )
+    write_entry(env, ws, sample_status(ws), writer="server")
+    return ws, env
+
+
+def _first_line(argv: list[str], env: dict[str, str]) -> str:
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        return LineReader(proc.stdout.fileno()).readline(timeout=15)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+
+
+def test_starship_module(proj: tuple[Path, dict[str, str]]) -> None:
+    ws, env = proj
+    conf = tomllib.loads((SNIPPETS / "starship.toml").read_text())["custom"]["sero"]
+    assert conf["detect_folders"] == [".sero"] and conf["ignore_timeout"] is True
+    out = subprocess.run(
+        conf["shell"], input=conf["command"], cwd=ws, env=env, capture_output=True, text=True
+    )
+    assert (out.returncode, out.stdout) == (0, "⬢ container\n")
+
+
+def test_waybar_module_prints_json_lines(proj: tuple[Path, dict[str, str]]) -> None:
+    ws, env = proj
+    text = re.sub(r"^\s*//.*$", "", (SNIPPETS / "waybar.jsonc").read_text(), flags=re.M)
+    conf = json.loads(text)["custom/sero"]
+    assert conf["return-type"] == "json"
+    line = _first_line(["sh", "-c", conf["exec"]], env)
+    assert json.loads(line) == {"text": "⬢ container", "class": "container", "alt": "container"}
+    write_entry(
+        env, ws, sample_status(ws, mode="host", reason="container-missing"), writer="server"
+    )
+    line = _first_line(["sh", "-c", conf["exec"]], env)
+    assert json.loads(line)["class"] == "degraded"
+
+
+def test_polybar_module(proj: tuple[Path, dict[str, str]]) -> None:
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=None)
+    parser.read(SNIPPETS / "polybar.ini")
+    module = parser["module/sero"]
+    assert module["tail"] == "true"
+    assert _first_line(["sh", "-c", module["exec"]], proj[1]) == "[C] container"
+
+
+def test_i3blocks_block_with_real_i3blocks(proj: tuple[Path, dict[str, str]]) -> None:
+    _need("i3blocks")
+    ws, env = proj
+    proc = subprocess.Popen(
+        ["i3blocks", "-c", str(SNIPPETS / "i3blocks.conf")],
+        env={**env, "SERO_FOLDER": str(ws)},
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = LineReader(proc.stdout.fileno())
+        found, _ = lines.wait_for(lambda line: '"full_text":"⬢ container"' in line, timeout=15)
+        assert '"name":"sero"' in found
+        write_entry(
+            env, ws, sample_status(ws, mode="host", reason="container-missing"), writer="server"
+        )
+        lines.wait_for(lambda line: "⚠ host, degraded: container-missing" in line, timeout=15)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+
+
+def test_swiftbar_plugin(proj: tuple[Path, dict[str, str]]) -> None:
+    ws, env = proj
+    plugin = SNIPPETS / "swiftbar" / "sero-status.5s.sh"
+    assert os.access(plugin, os.X_OK)
+    env = {**env, "SERO_FOLDER": str(ws)}
+    out = subprocess.run(["bash", str(plugin)], env=env, capture_output=True, text=True)
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and lines[:3] == ["⬢ container", "---", str(ws)]
+    assert "Backend: podman, container sero-proj" in lines
+    down = sample_status(ws, mode="host", reason="container-not-running")
+    down["remedy"] = ["podman start sero-proj"]
+    write_entry(env, ws, down, writer="server")
+    lines = subprocess.run(["bash", str(plugin)], env=env, capture_output=True, text=True)
+    lines = lines.stdout.splitlines()
+    assert lines[0] == "⚠ host | color=#d9822b"
+    assert "Fix: podman start sero-proj | font=Menlo" in lines
