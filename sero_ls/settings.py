@@ -18,6 +18,7 @@ from typing import Any, Literal
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +139,7 @@ def _validate_value(key: str, value: Any) -> Any:
     if key == "servers":
         if not isinstance(value, Mapping):
             raise ValueError("must be a table of servers, {id: {command = [...], ...}}")
-        out = {}
-        for sid, conf in value.items():
-            try:
-                out[str(sid)] = CONVERTER.structure(conf, ServerConfig)
-            except Exception as exc:  # cattrs' errors carry the nested path
-                raise ValueError(f"server {sid!r}: {_explain(exc)}") from None
-        return out
+        return value  # entries are validated one by one in merge()
     try:
         structured = CONVERTER.structure(value, attr.type)  # type: ignore[arg-type]
     except Exception as exc:
@@ -156,8 +151,23 @@ def _validate_value(key: str, value: Any) -> Any:
 
 def _explain(exc: BaseException) -> str:
     if isinstance(exc, cattrs.BaseValidationError):
-        return "; ".join(cattrs.transform_error(exc))
+        return "; ".join(cattrs.transform_error(exc, format_exception=_format_exception))
     return str(exc)
+
+
+def _format_exception(exc: BaseException, type_: Any) -> str:
+    """cattrs' wording, except that our own checks say what they found."""
+    if isinstance(exc, ValueError) and str(exc):
+        return str(exc)
+    return format_exception(exc, type_)
+
+
+def _server(sid: str, conf: Any) -> ServerConfig:
+    try:
+        server: ServerConfig = CONVERTER.structure(conf, ServerConfig)
+    except Exception as exc:  # cattrs' errors carry the nested path
+        raise ValueError(f"server {sid!r}: {_explain(exc)}") from None
+    return server
 
 
 def merge(
@@ -181,9 +191,20 @@ def merge(
                 )
                 continue
             try:
-                values[FIELDS[key].name] = _validate_value(key, raw)
+                value = _validate_value(key, raw)
             except ValueError as exc:
                 problems.append(SettingsProblem(key, f"{key}: {exc}", source))
+                continue
+            if key != "servers":
+                values[FIELDS[key].name] = value
+                continue
+            # Server by server: a bad entry is dropped alone; a later layer wins per id.
+            servers = values.setdefault("servers", {})
+            for sid, conf in value.items():
+                try:
+                    servers[str(sid)] = _server(str(sid), conf)
+                except ValueError as exc:
+                    problems.append(SettingsProblem(f"servers.{sid}", f"servers: {exc}", source))
     return Settings(**values), problems
 
 
@@ -234,7 +255,16 @@ def folder_settings(
         layers.append(("sero/setRuntime", {"runtime": toggle}))
     settings, problems = merge(layers)
     located = [
-        attrs.evolve(p, line=key_line(text, p.key) or 0) if p.source == str(CONFIG_FILE) else p
+        attrs.evolve(p, line=_problem_line(text, p.key)) if p.source == str(CONFIG_FILE) else p
         for p in problems
     ]
     return settings, toml_problems + located
+
+
+def _problem_line(text: str, key: str) -> int:
+    """The line of `key` (`servers.<id>`: its table, else the `servers` key), else the first."""
+    for candidate in (key, key.split(".", 1)[0]):
+        line = key_line(text, candidate)
+        if line is not None:
+            return line
+    return 0

@@ -102,6 +102,17 @@ class ServerEntry:
 
 
 @attrs.define
+class DockerfileInfo:
+    """The Dockerfile the workspace image is built from, and whether the image predates it."""
+
+    path: str  # host path
+    modified: str | None  # ISO-8601 UTC
+    image: str | None = None  # the image compared with it
+    image_created: str | None = None
+    stale: bool = False
+
+
+@attrs.define
 class FolderStatus:
     uri: str
     name: str
@@ -117,6 +128,7 @@ class FolderStatus:
     checked_at: str | None = None
     # Extensions to CONTRACT §4 (documented in docs/protocol.md).
     stale: list[str] = attrs.field(factory=list)
+    dockerfile: DockerfileInfo | None = None
 
     def same_as(self, other: FolderStatus | None) -> bool:
         """Equal apart from ``checkedAt`` (a change of the time alone is not a change)."""
@@ -132,7 +144,8 @@ def _camel(name: str) -> str:
 
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(omit_if_default=False)
-    for cls in (Mount, ContainerInfo, RuntimeInfo, Capability, ServerEntry, FolderStatus):
+    classes = (Mount, ContainerInfo, RuntimeInfo, Capability, ServerEntry, DockerfileInfo)
+    for cls in (*classes, FolderStatus):
         overrides = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
         conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, **overrides))  # type: ignore[arg-type]
     conv.register_unstructure_hook(dt.datetime, lambda d: d.isoformat())

@@ -6,19 +6,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import posixpath
 import shlex
+import sys
 from collections.abc import Sequence
 
 import attrs
 
 from sero_ls.runtime import reasons as R
-from sero_ls.runtime.backends.base import Backend
-from sero_ls.runtime.capabilities import CONTAINER_ONLY, capabilities_for, unavailable
+from sero_ls.runtime.backends.base import Backend, make_backend
+from sero_ls.runtime.capabilities import capabilities_for
 from sero_ls.runtime.model import (
     ContainerInfo,
     ContainerRecord,
+    DockerfileInfo,
     FolderStatus,
     ImageRecord,
     Mount,
@@ -28,6 +31,8 @@ from sero_ls.runtime.model import (
 from sero_ls.settings import Settings
 
 WORKSPACE_LABEL = "ai.sero.workspacePath"
+# Where Sero keeps the workspace image's Dockerfile, relative to the folder (first found wins).
+DOCKERFILE_CANDIDATES = ("apps/desktop/images/Dockerfile.sero-node", "Dockerfile.sero-node")
 
 
 @attrs.frozen
@@ -51,6 +56,8 @@ class Probe:
     container_image: ImageRecord | None = None  # the found container's own image
     error: str | None = None  # a probe that failed: timeout, unparseable output
     failed_command: str | None = None
+    dockerfile: str | None = None  # the Dockerfile the image is built from (host path)
+    dockerfile_modified: dt.datetime | None = None
 
 
 @attrs.frozen
@@ -113,9 +120,22 @@ def _pick(candidates: list[ContainerRecord], via: str) -> Match:
     return Match(None, via, tuple(sorted(c.name or c.id for c in candidates)))
 
 
+def dockerfile_candidates(folder: str, setting: str | None) -> list[str]:
+    """Host paths where the folder's Dockerfile may be: the `dockerfile` setting (absolute, or
+    relative to the folder) alone when set, else Sero's own places in the folder."""
+    if setting:
+        return [posixpath.normpath(posixpath.join(folder, setting))]
+    return [posixpath.join(folder, c) for c in DOCKERFILE_CANDIDATES]
+
+
 def container_name_for(folder: Folder) -> str:
-    base = "".join(ch if ch.isalnum() or ch in "_.-" else "-" for ch in folder.name.lower())
-    return ("sero-" + base.strip("-.") or "sero-workspace")[:63]
+    """`sero-<folder name>`, within every runtime's name rules (Apple's are the strictest:
+    `^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`, at most 63 characters)."""
+    base = "".join(
+        ch if (ch.isascii() and ch.isalnum()) or ch in "_.-" else "-" for ch in folder.name.lower()
+    )
+    base = "-".join(part for part in base.split("-") if part).strip(".")
+    return ("sero-" + base if base else "sero-workspace")[:63].rstrip("-.")
 
 
 def resolve(
@@ -143,10 +163,11 @@ def resolve(
         )  # fmt: skip
     if b is None:
         looked = ", ".join(probe.searched) or "a container CLI"
+        hint, remedy = _install_remedy(settings, probe)
         return _status(
             folder, settings, probe, mode="host", reason=R.CLI_MISSING,
-            message=f"No container CLI found (looked for {looked}).",
-            remedy=_install_remedy(settings, probe), checked_at=checked_at,
+            message=f"No container CLI found (looked for {looked}); install {hint}.",
+            remedy=remedy, checked_at=checked_at,
         )  # fmt: skip
     if probe.system != "running":
         detail = f" ({probe.system_detail})" if probe.system_detail else ""
@@ -178,15 +199,18 @@ def resolve(
             if settings.container
             else "No workspace container for this folder"
         )
+        stale = _Staleness.of(folder, settings, probe, None)
         return _status(
             folder, settings, probe, mode="host", reason=R.CONTAINER_MISSING,
-            message=f"{what} ({b.name}).", remedy=[create], checked_at=checked_at,
+            message=f"{what} ({b.name}).", remedy=[*stale.rebuild, create],
+            staleness=stale, checked_at=checked_at,
         )  # fmt: skip
+    stale = _Staleness.of(folder, settings, probe, c)
     if not c.running:
         return _status(
             folder, settings, probe, mode="host", reason=R.NOT_RUNNING, container=c,
             message=f"The workspace container {c.name} is {c.state}.",
-            remedy=[b.cmd("start", c.name or c.id)], checked_at=checked_at,
+            remedy=[b.cmd("start", c.name or c.id)], staleness=stale, checked_at=checked_at,
         )  # fmt: skip
     recreate = [
         b.cmd(*b.remove_args(c.name or c.id)),
@@ -196,44 +220,103 @@ def resolve(
         return _status(
             folder, settings, probe, mode="host", reason=R.NOT_MOUNTED, container=c,
             message=f"The container {c.name} runs but no mount covers {folder.path}.",
-            remedy=recreate,
-            checked_at=checked_at,
+            remedy=[*stale.rebuild, *recreate], staleness=stale, checked_at=checked_at,
         )  # fmt: skip
-    stale = _stale(c, probe.container_image)
-    if stale:
+    if stale.messages:
         return _status(
             folder, settings, probe, mode="container", reason=R.STALE, container=c,
-            message=f"Container-backed ({b.name}): {c.name} running, but {stale}",
-            remedy=recreate,
-            stale=[stale], checked_at=checked_at,
+            message=f"Container-backed ({b.name}): {c.name} running, but "
+            + " Also, ".join(stale.messages),
+            remedy=[*stale.rebuild, *recreate], staleness=stale, checked_at=checked_at,
         )  # fmt: skip
     return _status(
         folder, settings, probe, mode="container", reason=None, container=c,
-        message=f"Container-backed ({b.name}): {c.name} running", checked_at=checked_at,
+        message=f"Container-backed ({b.name}): {c.name} running", staleness=stale,
+        checked_at=checked_at,
     )  # fmt: skip
 
 
-def _stale(c: ContainerRecord, image: ImageRecord | None) -> str | None:
+def _day(when: dt.datetime) -> str:
+    return f"{when.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    if when is None:
+        return None
+    return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _same_id(a: str | None, b: str | None) -> bool:
+    return bool(a and b) and (a or "").removeprefix("sha256:") == (b or "").removeprefix("sha256:")
+
+
+def container_stale(c: ContainerRecord, image: ImageRecord | None) -> str | None:
+    """Why the container predates its image's last rebuild (None when it does not).
+
+    ``image`` is what the container's image reference names *now*: when the container still
+    runs that very image (same id), it is current whatever the clocks say."""
     if image is None or image.created is None or c.created is None:
         return None
-    if image.created > c.created:
-        ref = c.image or image.reference
-        return (
-            f"it was created ({c.created:%Y-%m-%d %H:%M}) before its image {ref} was last "
-            f"rebuilt ({image.created:%Y-%m-%d %H:%M}): recreate it to pick up the changes."
-        )
-    return None
+    if _same_id(c.image_id, image.id) or image.created <= c.created:
+        return None
+    ref = c.image or image.reference
+    return (
+        f"it was created ({_day(c.created)}) before its image {ref} was last rebuilt "
+        f"({_day(image.created)}): existing containers do not receive changes to the image; "
+        "recreate it."
+    )
 
 
-def _install_remedy(settings: Settings, probe: Probe) -> list[str]:
-    from sero_ls.runtime.backends.apple import AppleBackend
-    from sero_ls.runtime.backends.docker import DockerBackend, PodmanBackend
+@attrs.frozen
+class _Staleness:
+    """What is out of date for a folder: its container, its image, or both."""
 
+    messages: list[str]
+    dockerfile: DockerfileInfo | None = None
+    rebuild: list[str] = attrs.field(factory=list)  # the image's build command, when stale
+
+    @classmethod
+    def of(
+        cls, folder: Folder, settings: Settings, probe: Probe, c: ContainerRecord | None
+    ) -> _Staleness:
+        messages = []
+        if c is not None:
+            why = container_stale(c, probe.container_image)
+            if why:
+                messages.append(why)
+        image = probe.image or (probe.container_image if c is not None else None)
+        info, rebuild = None, []
+        if probe.dockerfile and probe.dockerfile_modified:
+            built = image.created if image else None
+            stale = built is not None and probe.dockerfile_modified > built
+            ref = settings.image if probe.image else (image.reference if image else settings.image)
+            info = DockerfileInfo(
+                path=probe.dockerfile,
+                modified=_iso(probe.dockerfile_modified),
+                image=ref if image else None,
+                image_created=_iso(built),
+                stale=stale,
+            )
+            if stale and built is not None and probe.backend is not None:
+                b = probe.backend
+                rel = os.path.relpath(probe.dockerfile, folder.path)
+                shown = probe.dockerfile if rel.startswith("..") else rel
+                rebuild = [b.cmd(*b.build_args(ref, shown))]
+                messages.append(
+                    f"the image {ref} was built ({_day(built)}) before {shown} was last changed "
+                    f"({_day(probe.dockerfile_modified)}): rebuild it (from the folder) and "
+                    "recreate the workspace containers."
+                )
+        return cls(messages, info, rebuild)
+
+
+def _install_remedy(settings: Settings, probe: Probe) -> tuple[str, list[str]]:
+    """What to install (in words) and the commands for it, for the backend the folder wanted."""
     wanted = probe.wanted_backend or settings.container_backend
-    classes = {"apple": AppleBackend, "docker": DockerBackend, "podman": PodmanBackend}
-    if wanted not in classes:
-        wanted = "apple" if os.uname().sysname == "Darwin" else "podman"
-    return classes[wanted]("", 1).remedy_install()
+    if wanted not in ("apple", "docker", "podman"):
+        wanted = "apple" if sys.platform == "darwin" else "podman"
+    b = make_backend(wanted, "", 1)
+    return b.install_hint, b.remedy_install()
 
 
 def _status(
@@ -246,15 +329,14 @@ def _status(
     message: str,
     remedy: list[str] | None = None,
     container: ContainerRecord | None = None,
-    stale: list[str] | None = None,
+    staleness: _Staleness | None = None,
     checked_at: str | None,
 ) -> FolderStatus:
     b = probe.backend
     degraded = mode == "host" and settings.runtime != "host"
     caps = capabilities_for(mode, reason)  # type: ignore[arg-type]
     if degraded:
-        lost = ", ".join(CONTAINER_ONLY[c] for c in unavailable(caps))
-        message = f"{message} Host mode (degraded): {lost} are unavailable."
+        message = f"{message} Continuing in host mode (degraded)."
     info = None
     mounts: list[Mount] = []
     if container is not None:
@@ -286,7 +368,8 @@ def _status(
         capabilities=caps,
         servers=[],
         checked_at=checked_at,
-        stale=list(stale or []),
+        stale=list(staleness.messages) if staleness else [],
+        dockerfile=staleness.dockerfile if staleness else None,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sero_ls.runtime.backends.base import Backend, SystemProbe
 from sero_ls.runtime.backends.parse import (
     parse_apple_containers,
-    parse_apple_images,
+    parse_apple_image_inspect,
     parse_apple_system_status,
 )
 from sero_ls.runtime.cli import ProbeError
@@ -16,6 +16,7 @@ APPLE_CLI = "/usr/local/bin/container"
 
 class AppleBackend(Backend):
     name = "apple"
+    install_hint = f"Apple's container CLI (at {APPLE_CLI})"
     # Apple installs to /usr/local/bin; a `container` on PATH is accepted too.
     default_cli = (APPLE_CLI, "container")
 
@@ -35,14 +36,26 @@ class AppleBackend(Backend):
             raise ProbeError(f"`{self.cmd('list', '--all')}` failed: {result.error_text()}")
         return self._parsed(result, parse_apple_containers)
 
+    async def inspect(self, container: str) -> ContainerRecord | None:
+        result = await self.run("inspect", container)
+        if not result.ok:  # 1.x: notFound, exit 1 (0.x prints [] with exit 0)
+            if _not_found(result.error_text()):
+                return None
+            raise ProbeError(f"`{self.cmd('inspect', container)}` failed: {result.error_text()}")
+        found = self._parsed(result, parse_apple_containers)
+        return found[0] if found else None
+
     async def image(self, reference: str) -> ImageRecord | None:
-        result = await self.run("image", "list", "--format", "json")
+        # `image inspect`, not `image list`: only inspect carries the build time (staleness).
+        result = await self.run("image", "inspect", reference)
         if not result.ok:
-            raise ProbeError(f"`{self.cmd('image', 'list')}` failed: {result.error_text()}")
-        for img in self._parsed(result, parse_apple_images):
-            if self.same_image(img.reference, reference):
-                return img
-        return None
+            if _not_found(result.error_text()):
+                return None
+            raise ProbeError(
+                f"`{self.cmd('image', 'inspect', reference)}` failed: {result.error_text()}"
+            )
+        found = self._parsed(result, parse_apple_image_inspect)
+        return found[0] if found else None
 
     def remedy_system(self) -> list[str]:
         return [self.cmd("system", "start"), self.cmd("system", "status")]
@@ -53,3 +66,8 @@ class AppleBackend(Backend):
 
     def remove_args(self, container: str) -> list[str]:
         return ["delete", "--force", container]
+
+
+def _not_found(error: str) -> bool:
+    """Apple's `Error: notFound: "..."` (the code, not a guess from free text)."""
+    return error.startswith("Error: notFound:")

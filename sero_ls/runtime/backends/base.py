@@ -33,6 +33,7 @@ class SystemProbe:
 
 class Backend(abc.ABC):
     name: ClassVar[str]
+    install_hint: ClassVar[str]  # what to install, in words
     default_cli: ClassVar[tuple[str, ...]]
 
     def __init__(self, cli: str, timeout: float) -> None:
@@ -67,7 +68,12 @@ class Backend(abc.ABC):
         """Every container, running or not, with mounts and labels."""
 
     @abc.abstractmethod
-    async def image(self, reference: str) -> ImageRecord | None: ...
+    async def image(self, reference: str) -> ImageRecord | None:
+        """The image a reference names now (None when absent), with its build time."""
+
+    @abc.abstractmethod
+    async def inspect(self, container: str) -> ContainerRecord | None:
+        """One container by name or id, fresh (None when it does not exist)."""
 
     def exec_argv(
         self,
@@ -162,7 +168,9 @@ def make_backend(name: str, cli: str, timeout: float) -> Backend:
     from sero_ls.runtime.backends.apple import AppleBackend
     from sero_ls.runtime.backends.docker import DockerBackend, PodmanBackend
 
-    cls: type[Backend] = {"apple": AppleBackend, "docker": DockerBackend, "podman": PodmanBackend}[
-        name
-    ]
-    return cls(cli, timeout)
+    classes: dict[str, Callable[[str, float], Backend]] = {
+        "apple": AppleBackend,
+        "docker": DockerBackend,
+        "podman": PodmanBackend,
+    }
+    return classes[name](cli, timeout)

@@ -15,6 +15,7 @@ from sero_ls.runtime.model import ContainerRecord, ImageRecord
 
 class DockerBackend(Backend):
     name = "docker"
+    install_hint = "Docker"
     default_cli = ("docker",)
 
     def parse_ps(self, text: str) -> list[ContainerRecord]:
@@ -40,11 +41,20 @@ class DockerBackend(Backend):
         # A container removed between ps and inspect is simply absent from the answer.
         return self._parsed(result, parse_inspect)
 
+    async def inspect(self, container: str) -> ContainerRecord | None:
+        result = await self.run("inspect", "--type", "container", container)
+        if not result.ok:
+            if _not_found(result.error_text()):
+                return None
+            raise ProbeError(f"`{self.cmd('inspect', container)}` failed: {result.error_text()}")
+        found = self._parsed(result, parse_inspect)
+        return found[0] if found else None
+
     async def image(self, reference: str) -> ImageRecord | None:
         result = await self.run("image", "inspect", reference)
         if not result.ok:
-            text = result.error_text().lower()
-            if "no such" in text or "not known" in text or "not found" in text:
+            text = result.error_text()
+            if _not_found(text):
                 return None
             raise ProbeError(f"`{self.cmd('image', 'inspect', reference)}` failed: {text}")
         images = self._parsed(result, parse_image_inspect)
@@ -61,6 +71,7 @@ class DockerBackend(Backend):
 
 class PodmanBackend(DockerBackend):
     name = "podman"
+    install_hint = "Podman"
     default_cli = ("podman",)
 
     def parse_ps(self, text: str) -> list[ContainerRecord]:
@@ -79,3 +90,9 @@ class PodmanBackend(DockerBackend):
 
     def remedy_install(self) -> list[str]:
         return ["brew install podman"] if on_macos() else ["sudo apt-get install podman"]
+
+
+def _not_found(error: str) -> bool:
+    """docker: `No such object`/`No such image`; podman: `no such object`, `image not known`."""
+    text = error.lower()
+    return "no such" in text or "not known" in text or "not found" in text
