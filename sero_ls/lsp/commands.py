@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 REFRESH = "sero.refreshStatus"
 SET_RUNTIME = "sero.setRuntime"
 START_SYSTEM = "sero.startContainerSystem"
-COMMANDS = (REFRESH, SET_RUNTIME, START_SYSTEM)
+RESTART_SERVERS = "sero.restartServers"
+COMMANDS = (REFRESH, SET_RUNTIME, START_SYSTEM, RESTART_SERVERS)
 SYSTEM_START_TIMEOUT = 180.0
 
 
@@ -56,6 +57,17 @@ def register(ls: SeroLanguageServer) -> None:
         if uri is None or not isinstance(runtime, str):
             raise JsonRpcInvalidParams("sero.setRuntime takes (folderUri, runtime)")
         return to_json(await apply_runtime(ls, uri, runtime))
+
+    @ls.command(RESTART_SERVERS)
+    async def restart_servers(ls: Any, *args: Any) -> dict[str, Any]:
+        """(folderUri?, serverId?): restart those language servers (all by default)."""
+        uri = _uri_arg(args)
+        st = ls.manager.folder_for(uri) if uri else None
+        if uri and st is None:
+            raise JsonRpcInvalidParams(f"{uri} is not in a workspace folder")
+        server_id = args[1] if len(args) > 1 and isinstance(args[1], str) else None
+        count = await ls.hub.restart_servers(st.folder.uri if st else None, server_id)
+        return {"restarted": count}
 
     @ls.command(START_SYSTEM)
     async def start_system(ls: Any, *args: Any) -> dict[str, Any]:
@@ -90,6 +102,10 @@ def sero_code_actions(diagnostics: list[types.Diagnostic]) -> list[types.CodeAct
                 )
             )
 
+        server = d.data.get("serverId")
+        if isinstance(server, str):
+            action(f"Restart language server {server}", RESTART_SERVERS, folder, server)
+            continue
         if d.code == R.SYSTEM_NOT_RUNNING:
             action("Start the container system", START_SYSTEM, folder)
         action("Check the container runtime again", REFRESH, folder)

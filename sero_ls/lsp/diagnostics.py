@@ -56,3 +56,30 @@ def settings_diagnostics(problems: list[SettingsProblem]) -> list[types.Diagnost
             )
         )
     return out
+
+
+def server_diagnostics(status: FolderStatus) -> list[types.Diagnostic]:
+    """A language server that could not run (or gave up after crashes), with the retry."""
+    out = []
+    for srv in status.servers:
+        if srv.state != "failed" and srv.reason != "server-missing-in-container":
+            continue
+        failed = srv.state == "failed"
+        text = (
+            f"Language server {srv.id} is not running: {srv.message or srv.reason}."
+            if failed
+            else f"Language server {srv.id}: {srv.message}."
+        )
+        out.append(
+            types.Diagnostic(
+                range=types.Range(types.Position(0, 0), types.Position(0, 0)),
+                message=text,
+                severity=types.DiagnosticSeverity.Error
+                if failed
+                else types.DiagnosticSeverity.Information,
+                source=SOURCE,
+                code=srv.reason or "server-failed",
+                data={"folderUri": status.uri, "serverId": srv.id},
+            )
+        )
+    return out

@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from sero_ls.lsp.diagnostics import config_uri, folder_diagnostics, settings_diagnostics
+from sero_ls.lsp.diagnostics import (
+    config_uri,
+    folder_diagnostics,
+    server_diagnostics,
+    settings_diagnostics,
+)
 from sero_ls.runtime import status_cache
 from sero_ls.runtime.model import FolderStatus, to_json
 from sero_ls.uris import path_to_uri
@@ -65,7 +70,8 @@ def publish_diagnostics(ls: SeroLanguageServer) -> None:
     wanted: dict[str, list[types.Diagnostic]] = {}
     for st in ls.manager.folders.values():
         if st.status is not None:
-            wanted[st.folder.uri] = folder_diagnostics(st.status)
+            (status,) = ls.manager.statuses(st.folder.uri) or [st.status]
+            wanted[st.folder.uri] = folder_diagnostics(status) + server_diagnostics(status)
         wanted[config_uri(st.folder.uri)] = settings_diagnostics(st.problems)
     for uri in set(ls.published) - set(wanted):
         wanted[uri] = []  # a folder that went away: clear what we said about it

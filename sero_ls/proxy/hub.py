@@ -79,7 +79,7 @@ class Hub:
         self._server_requests: dict[str, tuple[Instance, Any, str]] = {}
         self._producer: dict[str, Instance] = {}
         self._ids = itertools.count(1)
-        self._starting: dict[str, asyncio.Task[None]] = {}
+        self.last_configuration: dict[str, Any] | None = None  # wrapper mode: replayed on restart
 
     # ================================================================ lifecycle
 
@@ -154,8 +154,23 @@ class Hub:
             await old.stop(graceful=True, timeout=2.0)
         if not reason_switch:
             inst.restarts += 1
+            inst.crashes.clear()
         inst.force_host = False if reason_switch else inst.force_host
         await self._start(inst)
+
+    async def restart_servers(
+        self, folder_uri: str | None = None, server_id: str | None = None
+    ) -> int:
+        """Restart (or start again after giving up) the matching servers; how many."""
+        targets = [
+            i
+            for uri, insts in self.instances.items()
+            if folder_uri is None or uri == folder_uri
+            for i in insts
+            if server_id is None or i.spec.id == server_id
+        ]
+        await asyncio.gather(*(self.restart(i) for i in targets))
+        return len(targets)
 
     def _withdraw_registrations(self, inst: Instance) -> None:
         if not inst.registrations:
@@ -254,6 +269,8 @@ class Hub:
         conn.notify("initialized", {})
         if self.wrapper is None and inst.spec.settings is not None:
             conn.notify("workspace/didChangeConfiguration", {"settings": inst.spec.settings})
+        elif self.wrapper is not None and self.last_configuration is not None:
+            self._send(inst, self.last_configuration)
         if not inst.force_host:
             inst.state, inst.reason, inst.message = "running", None, None
         else:
@@ -305,7 +322,8 @@ class Hub:
         return params
 
     def _on_exit(self, inst: Instance, code: int | None) -> None:
-        """A server ended: fail its in-flight requests at once (the editor never waits)."""
+        """A server ended: fail its in-flight requests at once (the editor never waits),
+        and restart it if it was running (crash), with backoff."""
         for key, p in list(self._pending.items()):
             if p.inst is inst:
                 del self._pending[key]
@@ -313,12 +331,31 @@ class Hub:
         for cid, (owner, _, _) in list(self._server_requests.items()):
             if owner is inst:
                 del self._server_requests[cid]
-        if inst.state in ("running", "starting", "restarting") and not self.ls.protocol._shutdown:
-            inst.state, inst.reason = "failed", "server-crashed"
+        if inst.state == "running" and not self.ls.protocol._shutdown:
             tail = " | ".join(inst.conn.stderr_tail[-3:]) if inst.conn else ""
             inst.message = f"exited with status {code}" + (f": {tail}" if tail else "")
+            inst.reason = "server-crashed"
+            log.warning("[%s] crashed: %s", inst.name, inst.message)
+            self._withdraw_registrations(inst)
+            inst.open_docs.clear()
+            delay = inst.next_restart_delay()
+            if delay is None:
+                inst.state = "failed"
+                inst.message += f"; gave up after {len(inst.crashes)} crashes in a short time"
+                self._fail_queue(inst)
+            else:
+                inst.state = "restarting"
+                self.ls.spawn(self._restart_after(inst, delay))
             self.ls.spawn(self.ls.manager.notify_servers_changed(inst.folder.uri))
+            return
         self._fail_queue(inst)
+
+    async def _restart_after(self, inst: Instance, delay: float) -> None:
+        await asyncio.sleep(delay)  # backoff between crash restarts
+        if inst.state != "restarting" or self.ls.protocol._shutdown:
+            return
+        inst.restarts += 1
+        await self._start(inst)
 
     def _fail_queue(self, inst: Instance) -> None:
         queued, inst.queue = inst.queue, []
@@ -623,6 +660,12 @@ class Hub:
             self._send(inst, {**msg, "params": {**params, "changes": subset}})
 
     def configuration_changed(self, params: Any) -> None:
+        if self.wrapper is not None:
+            self.last_configuration = {
+                "jsonrpc": "2.0",
+                "method": "workspace/didChangeConfiguration",
+                "params": params,
+            }
         for inst in self.all_instances():
             if self.wrapper is not None:
                 self._send(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Literal
 
 import attrs
@@ -14,6 +15,10 @@ from sero_ls.runtime.model import ServerEntry
 from sero_ls.runtime.resolve import Folder
 
 log = logging.getLogger(__name__)
+
+# Seconds before the 1st, 2nd, ... restart after crashes within CRASH_WINDOW.
+RESTART_DELAYS = (0.05, 0.5, 1.0, 2.0, 4.0)
+CRASH_WINDOW = 60.0
 
 State = Literal["starting", "running", "restarting", "failed", "stopped"]
 
@@ -50,6 +55,17 @@ class Instance:
     force_host: bool = False  # the command is missing in the container: runs on the host
     registrations: dict[str, str] = attrs.field(factory=dict)  # client-facing id -> method
     open_docs: set[str] = attrs.field(factory=set)  # URIs this server has been sent didOpen for
+    crashes: list[float] = attrs.field(factory=list)  # monotonic times of recent crashes
+
+    def next_restart_delay(self) -> float | None:
+        """Backoff after a crash: fast first retry, growing delays; None: give up (too many
+        crashes within CRASH_WINDOW seconds)."""
+        now = time.monotonic()
+        self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW] + [now]
+        n = len(self.crashes)
+        if n > len(RESTART_DELAYS):
+            return None
+        return RESTART_DELAYS[n - 1]
 
     @property
     def key(self) -> str:
