@@ -54,7 +54,10 @@ USER_SETTINGS = {
     "window.restoreWindows": "none",
     "files.hotExit": "off",
     "sero.trace.server": "verbose",
+    # jedi offers posixpath and ntpath for os.path: open the first instead of a peek view.
+    "editor.gotoLocation.multipleDefinitions": "goto",
 }
+PYLSP = {"pylsp": {"command": ["pylsp"], "languages": ["python"]}}
 
 
 def node_env() -> dict[str, str]:
@@ -308,10 +311,15 @@ def test_extension_unit_tests() -> None:
     assert re.search(r"^\S+ fail 0$", output, re.MULTILINE), output
 
 
-def write_workspace(folder: Path, settings: dict[str, object], source: str = "main.py") -> Path:
+SOURCE = 'import os\nos.path.join("a", "b")\n'
+
+
+def write_workspace(
+    folder: Path, settings: dict[str, object], source: str = "main.py", text: str = SOURCE
+) -> Path:
     (folder / ".vscode").mkdir(parents=True, exist_ok=True)
     (folder / ".vscode" / "settings.json").write_text(json.dumps(settings, indent=1))
-    (folder / source).write_text('import os\nos.path.join("a", "b")\n')
+    (folder / source).write_text(text)
     return folder
 
 
@@ -392,3 +400,27 @@ def test_multi_root_indicator_follows_the_active_editor(
     assert by_name["alpha"]["mode"] == "container"
     assert (by_name["beta"]["mode"], by_name["beta"]["reason"]) == ("host", "container-cli-missing")
     assert state["statusBar"]["folder"].endswith("/alpha")
+
+
+def test_definition_into_container_only_file(
+    workbench: Workbench, tmp_workspace: Path, workspace_container: Callable[..., pm.Container]
+) -> None:
+    settings = {"sero.containerBackend": "podman", "sero.servers": PYLSP}
+    text = SOURCE + "import sero_vscode_probe\nsero_vscode_probe.where()\n"
+    folder = write_workspace(tmp_workspace, settings, text=text)
+    container = workspace_container(folder)
+    # On the container's sys.path (Debian's python3), absent on the host.
+    probe = "/usr/lib/python3/dist-packages/sero_vscode_probe.py"
+    pm.write_file_in_container(
+        container.name, probe, "# only inside the container\ndef where():\n    return 1\n"
+    )
+    assert not Path(probe).exists()
+    cs = workbench.start("definition")
+    run = run_driver(cs, "definition", folder)
+    stdlib, module = run.results
+    for editor in (stdlib, module):
+        uri = str(editor["uri"])
+        assert uri.startswith(f"sero-container://{container.name}/"), uri
+        assert editor["languageId"] == "python"
+    assert re.search(r"/python3[.\d]*/(os|posixpath|ntpath)\.py$", str(stdlib["uri"])), stdlib
+    assert str(module["uri"]).endswith(probe), module

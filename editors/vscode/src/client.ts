@@ -44,10 +44,18 @@ export class SeroClient implements vscode.Disposable {
     private starting: Promise<void> | undefined;
     private readonly readyWaiters: { resolve: (c: LanguageClient) => void; reject: (e: Error) => void }[] = [];
 
+    /** The LSP trace: on when this channel's log level is Trace; sero.trace.server picks the detail. */
+    private traceChannel: vscode.LogOutputChannel | undefined;
+
     constructor(
         private readonly output: vscode.LogOutputChannel,
         private readonly view: StatusView,
     ) {}
+
+    private trace(): vscode.LogOutputChannel {
+        this.traceChannel ??= vscode.window.createOutputChannel('Sero LSP Trace', { log: true });
+        return this.traceChannel;
+    }
 
     /** The running client; waits while it starts, throws when sero-ls is not running. */
     async ready(timeoutMs = 30000): Promise<LanguageClient> {
@@ -107,6 +115,7 @@ export class SeroClient implements vscode.Disposable {
 
     dispose(): void {
         void this.stop();
+        this.traceChannel?.dispose();
     }
 
     private async doStart(): Promise<void> {
@@ -135,7 +144,7 @@ export class SeroClient implements vscode.Disposable {
         const clientOptions: LanguageClientOptions = {
             documentSelector: documentSelector(),
             outputChannel: this.output,
-            traceOutputChannel: this.output,
+            traceOutputChannel: this.trace(),
             initializationOptions: { settings: serverSettings() },
             middleware: {
                 workspace: {

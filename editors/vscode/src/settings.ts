@@ -3,7 +3,8 @@ import * as vscode from 'vscode';
 
 export const SECTION = 'sero';
 
-/** Keys sent to sero-ls (CONTRACT §6). Everything else under `sero.` belongs to this extension. */
+/** Keys sent to sero-ls (CONTRACT §6 and sero-ls's documented extensions). The other `sero.*`
+ * keys (serverPath, interpreter, trace) belong to this extension. */
 export const SERVER_KEYS = [
     'runtime',
     'containerBackend',
@@ -12,6 +13,8 @@ export const SERVER_KEYS = [
     'image',
     'probeTimeout',
     'servers',
+    'dockerfile',
+    'pollInterval',
 ] as const;
 
 export type ServerSettings = Record<(typeof SERVER_KEYS)[number], unknown>;

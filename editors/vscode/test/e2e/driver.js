@@ -38,7 +38,7 @@ function state() {
     }
 }
 
-async function until(what, predicate, timeout = 30000) {
+async function until(what, predicate, timeout = 60000) {
     const end = Date.now() + timeout;
     for (;;) {
         const value = await predicate();
@@ -59,7 +59,7 @@ async function statusText(page) {
     return text === null ? null : text.trim();
 }
 
-async function waitStatus(page, expected, timeout = 30000) {
+async function waitStatus(page, expected, timeout = 60000) {
     let last = null;
     try {
         await until(`status bar "${expected}"`, async () => {
@@ -149,7 +149,7 @@ async function problems(page) {
     return page.locator('.markers-panel .monaco-list-row').allTextContents();
 }
 
-async function waitProblems(page, what, predicate, timeout = 30000) {
+async function waitProblems(page, what, predicate, timeout = 60000) {
     let rows = [];
     await until(`Problems panel: ${what}`, async () => {
         rows = await problems(page);
@@ -270,12 +270,30 @@ const scenarios = {
         if (!mode.includes('Python')) {
             throw new Error(`language mode shows ${mode}`);
         }
-        const text = await page.locator('.monaco-editor .view-lines').first().textContent();
-        if (!/\bdef |\bimport /.test(text)) {
+        // The rendered lines (Monaco writes spaces as U+00A0) show real Python source.
+        const text = (await page.locator('.monaco-editor .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+        if (!/^(import|from|def) \w/m.test(text)) {
             throw new Error(`editor shows no Python source: ${text.slice(0, 200)}`);
         }
         console.log(`RESULT ${JSON.stringify(s.activeEditor)}`);
         await shot(page, 'definition-container-file');
+
+        // A module that exists only inside the container: its text can only come from there.
+        await openFile(page, 'main.py');
+        await page.keyboard.press('Control+G');
+        await quickInput(page, ':4:20');
+        await page.keyboard.press('Enter');
+        await page.keyboard.press('F12');
+        await until('the container-only module', () => {
+            const t = state();
+            return t && t.activeEditor && /^sero-container:.*\/sero_vscode_probe\.py$/.test(t.activeEditor.uri);
+        });
+        const probe = (await page.locator('.monaco-editor .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+        if (!probe.includes('only inside the container')) {
+            throw new Error(`container-only module shows: ${probe.slice(0, 200)}`);
+        }
+        console.log(`RESULT ${JSON.stringify(state().activeEditor)}`);
+        await shot(page, 'definition-container-only-module');
     },
 };
 
