@@ -208,8 +208,12 @@ class RawClient:
 
     async def _answer(self, msg: dict[str, Any]) -> None:
         handler = self.handlers.get(msg["method"], self.default_handler)
-        if handler is None:
-            self.send({"jsonrpc": "2.0", "id": msg["id"], "result": None})
+        if handler is None:  # what a client without settings answers
+            result = None
+            if msg["method"] == "workspace/configuration":
+                result = [None for _ in (msg.get("params") or {}).get("items") or []]
+            self.send({"jsonrpc": "2.0", "id": msg["id"], "result": result})
+            await self.drain()
             return
         try:
             result = handler(msg)
