@@ -332,6 +332,8 @@ class Hub:
             if owner is inst:
                 del self._server_requests[cid]
         if inst.state == "running" and not self.ls.protocol._shutdown:
+            if inst.mode == "container":
+                self.ls.manager.wake()  # perhaps the container went away: look now
             tail = " | ".join(inst.conn.stderr_tail[-3:]) if inst.conn else ""
             inst.message = f"exited with status {code}" + (f": {tail}" if tail else "")
             inst.reason = "server-crashed"

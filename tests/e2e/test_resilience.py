@@ -157,3 +157,73 @@ async def test_repeated_crashes_give_up_with_a_retry(tmp_path: Path) -> None:
         await s.command("sero.restartServers", *retry["command"]["arguments"])
         await s.status.wait_for(lambda n: (server(n, ws) or {}).get("state") == "running")
         await s.wait_diagnostics(path_to_uri(str(ws)), lambda d: d == [])
+
+
+def edit(s: Session, uri: str, version: int, line: int, text: str) -> None:
+    s.client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(
+                        start=types.Position(line=line, character=0),
+                        end=types.Position(line=line, character=0),
+                    ),
+                    text=text,
+                )
+            ],
+        )
+    )
+
+
+def placed(folder: Path, mode: str, server_mode: str):
+    def check(n: dict[str, Any]) -> bool:
+        st = folder_status(n, folder)
+        srv = server(n, folder) or {}
+        return bool(st) and st["mode"] == mode and srv.get("mode") == server_mode and srv.get(
+            "state"
+        ) == "running"
+
+    return check
+
+
+async def test_container_stop_and_start_move_servers_keeping_edits(
+    tmp_path: Path, tmp_workspace: Path, workspace_container
+) -> None:
+    ctr = workspace_container(tmp_workspace)
+    settings = {"servers": PYLSP, "containerBackend": "podman", "pollInterval": 0.5}
+    async with session([tmp_workspace], tmp=tmp_path, settings=settings) as s:
+        await s.status.wait_for(placed(tmp_workspace, "container", "container"), timeout=60)
+        uri = await open_with_unsaved_edit(s, tmp_workspace / "main.py")
+        assert "only in the buffer" in await hover_text(s, uri, UNSAVED_CALL, 2)
+
+        mark = s.status.mark()
+        pm.stop(ctr.name)
+        # an edit made while the servers move
+        edit(s, uri, 3, 0, 'def during_switch():\n    """typed while moving"""\n\n\n')
+        await s.status.wait_for(placed(tmp_workspace, "host", "host"), timeout=60, after=mark)
+        shift = 4
+        assert "only in the buffer" in await hover_text(s, uri, UNSAVED_CALL + shift, 2)
+        edit(s, uri, 4, 4, "during_switch()\n")
+        assert "typed while moving" in await hover_text(s, uri, 4, 2)
+
+        mark = s.status.mark()
+        pm.start(ctr.name)
+        await s.status.wait_for(
+            placed(tmp_workspace, "container", "container"), timeout=60, after=mark
+        )
+        assert "typed while moving" in await hover_text(s, uri, 4, 2)
+        assert "only in the buffer" in await hover_text(s, uri, UNSAVED_CALL + shift + 1, 2)
+
+        # the toggle moves them the same way
+        folder_uri = path_to_uri(str(tmp_workspace))
+        mark = s.status.mark()
+        await s.request("sero/setRuntime", {"uri": folder_uri, "runtime": "host"})
+        note = await s.status.wait_for(placed(tmp_workspace, "host", "host"), timeout=60, after=mark)
+        assert folder_status(note, tmp_workspace)["reason"] == "runtime-host-selected"
+        assert "typed while moving" in await hover_text(s, uri, 4, 2)
+        mark = s.status.mark()
+        await s.request("sero/setRuntime", {"uri": folder_uri, "runtime": "auto"})
+        await s.status.wait_for(
+            placed(tmp_workspace, "container", "container"), timeout=60, after=mark
+        )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import uuid
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,11 +35,19 @@ class Recorder:
             self.notes.append(params)
             self._changed.notify_all()
 
+    def mark(self) -> int:
+        """A point in the stream: `wait_for(..., after=mark)` ignores what came before."""
+        return len(self.notes)
+
     async def wait_for(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 20.0, what: str = ""
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float = 20.0,
+        what: str = "",
+        after: int = 0,
     ) -> dict[str, Any]:
-        """The first (already received or future) notification matching ``predicate``."""
-        seen = 0
+        """The first notification (from index ``after`` on, received or future) matching."""
+        seen = after
         async with asyncio.timeout(timeout):
             async with self._changed:
                 while True:
