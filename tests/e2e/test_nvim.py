@@ -138,6 +138,9 @@ def test_degraded_folder_statusline_health_and_persisted_host_toggle(
     degraded_notes = [n for n in first["notifications"] if is_degraded_note(n, folder)]
     assert len(degraded_notes) == 1, first["notifications"]
     health = "\n".join(first["health"])
+    version = subprocess.run([str(VENV_BIN / "sero-ls"), "--version"], capture_output=True,
+                             text=True, check=True, timeout=30).stdout.strip()
+    assert version and version in health
     assert "container-cli-missing" in health
     assert first["status"]["remedy"], first["status"]
     for remedy in first["status"]["remedy"]:
@@ -226,3 +229,20 @@ def test_lspconfig_style_pylsp_wrapped_in_the_proxy(
     assert any("undefined name 'undefined_name'" in m for m in messages), messages
     assert "OS routines" in result["hover"]
     assert result["statusline"] == "container"
+
+
+def test_terminal_in_the_container_and_logs(
+    nvim: Nvim, container_folder: tuple[Path, Any], tmp_path: Path
+) -> None:
+    folder, ctr = container_folder
+    log = tmp_path / "sero-ls.log"
+    setup = {"cmd": ["sero-ls", "--log-file", str(log)],
+             "settings": {"containerBackend": "podman", "container": ctr.name}}
+
+    result = nvim.run("tools", folder / "main.py", setup=setup, env={"SERO_TEST_LOG": str(log)})
+
+    assert result["terminal"]["mode"] == "container"
+    assert ctr.name in result["terminal"]["argv"] or ctr.id in result["terminal"]["argv"]
+    assert f"{ctr.dest}:42" in result["terminal_text"]  # the shell runs in the container
+    assert any(item["path"] == str(log) and item["exists"] for item in result["log_items"])
+    assert result["log_readonly"] is True and result["log_lines"] > 0
