@@ -426,6 +426,7 @@ def test_swiftbar_plugin(proj: tuple[Path, dict[str, str]]) -> None:
     lines = out.stdout.splitlines()
     assert out.returncode == 0 and lines[:3] == ["⬢ container", "---", str(ws)]
     assert "Backend: podman, container sero-proj" in lines
+    assert not [ln for ln in lines if ln.startswith("Fix:")]  # no remedy, no line
     down = sample_status(ws, mode="host", reason="container-not-running")
     down["remedy"] = ["podman start sero-proj"]
     write_entry(env, ws, down, writer="server")

@@ -14,10 +14,10 @@
 set -u
 export PATH="$HOME/.local/bin:/opt/homebrew/bin:/usr/local/bin:$PATH"
 folder="${VAR_SERO_FOLDER:-${SERO_FOLDER:-$HOME}}"
-tab=$'\t'
-line=$(sero-ls status --format "{icon} {mode}${tab}{summary}${tab}{message}${tab}{backend}${tab}{container}${tab}{remedy}${tab}{path}" "$folder" 2>&1)
+sep=$'\x1f'  # a separator that is not whitespace: empty fields stay fields
+line=$(sero-ls status --format "{icon} {mode}${sep}{summary}${sep}{message}${sep}{backend}${sep}{container}${sep}{remedy}${sep}{path}" "$folder" 2>&1)
 code=$?
-IFS="$tab" read -r title summary message backend container remedy path <<<"$line"
+IFS="$sep" read -r title summary message backend container remedy path <<<"$line"
 case $code in
   0) echo "$title" ;;                         # container
   1) echo "$title | color=#d9822b" ;;         # degraded
