@@ -151,19 +151,35 @@ def write(
         raise
 
 
+_served: set[str] = set()  # folders this process keeps as a server
+
+
 def store_statuses(statuses: Iterable[FolderStatus]) -> None:
-    """The server's hook: cache every status it pushes. Never raises (a cache is optional)."""
+    """The server's hook: cache every status it pushes (all of its folders, each push).
+
+    A folder that was in the previous push and is not any more (removed from the
+    workspace) is released: its entry becomes an ordinary age-bounded one, since
+    no server watches it now. Never raises (a cache is optional)."""
     from sero_ls.runtime.model import to_json
     from sero_ls.uris import uri_to_path
 
+    current: set[str] = set()
     for status in statuses:
         path = uri_to_path(status.uri)
         if path is None:
             continue
+        current.add(os.path.normpath(path))
         try:
             write(path, to_json(status), writer=SERVER)
         except OSError as exc:
             log.warning("could not write the status cache for %s: %s", path, exc)
+    for path in _served - current:
+        entry = read(path)
+        if entry is not None and entry.writer == SERVER and entry.pid == os.getpid():
+            with contextlib.suppress(OSError):
+                write(path, entry.status, writer=CLI, now=entry.written_at)
+    _served.clear()
+    _served.update(current)
 
 
 @contextlib.contextmanager

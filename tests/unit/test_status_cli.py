@@ -157,6 +157,11 @@ def test_server_hook_stores_pushed_statuses(tmp_path: Path, monkeypatch) -> None
     entry = status_cache.read(str(tmp_path / "a b"))
     assert entry is not None and entry.writer == "server" and entry.pid == os.getpid()
     assert entry.status["reason"] == "container-missing"
+    # The folder leaves the workspace: the next push releases it to age-bounded freshness.
+    status_cache.store_statuses([])
+    released = status_cache.read(str(tmp_path / "a b"))
+    assert released is not None and released.writer == "cli"
+    assert released.written_at == entry.written_at and not released.fresh(5, now=time.time() + 6)
 
 
 def test_probe_lock_lets_one_caller_probe(tmp_path: Path) -> None:
