@@ -193,6 +193,10 @@ def test_container_status_follows_the_container_without_user_action(
     assert result["statusline_after_stop"] == "host (degraded)"
     assert result["status_after_stop"]["reason"] == "container-not-running"
     assert result["events_after_stop"] >= 1
+    # It becomes degraded: one notification, none while it was container-backed.
+    assert result["notifications_before_stop"] == 0
+    notes = [n for n in result["notifications_after_stop"] if is_degraded_note(n, folder)]
+    assert len(notes) == 1, result["notifications_after_stop"]
     assert result["last_event"]["folders"][0]["uri"] == result["status"]["uri"]
 
 
@@ -229,6 +233,7 @@ def test_lspconfig_style_pylsp_wrapped_in_the_proxy(
     assert any("undefined name 'undefined_name'" in m for m in messages), messages
     assert "OS routines" in result["hover"]
     assert result["statusline"] == "container"
+    assert result["statusline_after_hub_stop"] == "container"
 
 
 def test_terminal_in_the_container_and_logs(

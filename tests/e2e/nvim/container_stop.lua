@@ -22,4 +22,5 @@ H.run(function()
   H.R.statusline_after_stop = sero.statusline()
   H.R.status_after_stop = sero.status()
   H.R.events_after_stop = H.R.status_events - events_before
+  H.R.notifications_after_stop = vim.list_slice(H.R.notifications, H.R.notifications_before_stop + 1)
 end)

@@ -25,4 +25,20 @@ H.run(function()
   local contents = resp.result.contents
   H.R.hover = type(contents) == 'table' and (contents.value or vim.inspect(contents)) or tostring(contents)
   H.R.statusline = require('sero').statusline()
+
+  -- Then the hub too, for the same folder; when it stops, the wrapped server's status remains.
+  vim.lsp.enable('sero_ls')
+  vim.cmd.edit() -- FileType again: the hub attaches
+  H.wait(20000, function()
+    local e = require('sero.status').entry_for(buf)
+    local owner = e and vim.lsp.get_client_by_id(e.client_id)
+    return owner ~= nil and owner.name == 'sero_ls'
+  end, 'the hub to report the folder')
+  vim.lsp.get_clients({ name = 'sero_ls' })[1]:stop()
+  H.wait(20000, function()
+    local e = require('sero.status').entry_for(buf)
+    local owner = e and vim.lsp.get_client_by_id(e.client_id)
+    return owner ~= nil and owner.name == 'pylsp'
+  end, 'the proxy to report the folder again')
+  H.R.statusline_after_hub_stop = require('sero').statusline()
 end)

@@ -170,6 +170,16 @@ function M.forget(client_id)
   end
   if #gone > 0 then
     M.changed(gone, client_id)
+    -- Another sero client (a hub beside a wrapped server) may still cover those folders.
+    for _, other in ipairs(require('sero.client').all()) do
+      if other.id ~= client_id and not other:is_stopped() then
+        other:request('sero/workspaceStatus', vim.empty_dict(), function(err, result)
+          if not err and type(result) == 'table' then
+            M.update(other.id, result.folders)
+          end
+        end)
+      end
+    end
   end
 end
 
