@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Tools the `sero-ls status` snippet tests drive for real (tests/*/test_status_cli.py):
-# Debian's tmux (status-right) and i3blocks (a persistent --watch block). Idempotent, quiet.
+# Tools the `sero-ls status` snippet tests drive for real (tests/unit/test_status_cli.py,
+# tests/e2e/test_status_cli_e2e.py): Debian's tmux (status-right) and i3blocks (a persistent
+# --watch block). Idempotent, quiet.
 set -euo pipefail
 missing=()
 for tool in tmux i3blocks; do
