@@ -132,6 +132,8 @@ function M.update(client_id, folders)
       local old = M.folders[status.uri]
       if not old or not vim.deep_equal(comparable(old.status), comparable(status)) then
         changed[#changed + 1] = status
+      elseif old.client_id ~= client_id then
+        M.generation = M.generation + 1 -- same status, new owner: cached entries must follow
       end
       M.folders[status.uri] = { status = status, path = uri_path(status.uri), client_id = client_id }
       local degraded = status.degraded == true
