@@ -39,6 +39,14 @@ def run_status(
     )
 
 
+def assert_exits_quietly(proc: subprocess.Popen[bytes], within: float = 2.0) -> None:
+    """``proc`` (told to stop just before) exits 0 within ``within`` s and wrote no stderr."""
+    t0 = time.monotonic()
+    assert proc.wait(timeout=within + 3) == 0
+    assert time.monotonic() - t0 < within
+    assert proc.stderr is None or proc.stderr.read() == b""
+
+
 class LineReader:
     """Lines from a pipe, each awaited with a deadline (no fixed sleeps)."""
 
