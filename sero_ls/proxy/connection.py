@@ -25,6 +25,21 @@ log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
 
+# Prefix a command so that it first tells its own PID (as seen where it runs) on stderr.
+PID_MARK = "sero-ls-pid:"
+TELL_PID = ["sh", "-c", f'echo "{PID_MARK}$$" >&2; exec "$@"', "sero-ls-server"]
+
+# The watchdog: ends the server ($1) once its own stdin closes, which happens when
+# sero-ls stops it or when sero-ls dies in any way (SIGKILL included): the pipe's
+# write end was sero-ls'. TERM first (its process group, else itself), KILL 2 s later.
+WATCHDOG_SCRIPT = (
+    'cat >/dev/null; kill -0 "$1" 2>/dev/null || exit 0; '
+    'kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null; i=0; '
+    'while kill -0 "$1" 2>/dev/null && [ "$i" -lt 20 ]; do sleep 0.1; i=$((i+1)); done; '
+    'kill -KILL -- "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null; exit 0'
+)
+WATCHDOG = ["sh", "-c", WATCHDOG_SCRIPT, "sero-ls-watchdog"]
+
 
 class BackendError(Exception):
     """A request to a language server that failed: error response, exit, or timeout."""
@@ -48,6 +63,8 @@ class Connection:
         on_message: Callable[[dict[str, Any]], None],
         on_exit: Callable[[int | None], None] | None = None,
         max_message: int = framing.DEFAULT_MAX_MESSAGE,
+        watchdog: Callable[[int], list[str]] | None = None,
+        inner_pid: bool = False,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -62,6 +79,12 @@ class Connection:
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing = False
         self.exited = asyncio.Event()
+        # The watchdog's argv for a target PID; with inner_pid the PID is the one the
+        # command reports (TELL_PID), e.g. inside a container, else our child's own.
+        self.watchdog_argv = watchdog
+        self.wants_inner_pid = inner_pid
+        self.inner_pid: int | None = None
+        self.watchdog: asyncio.subprocess.Process | None = None
 
     @property
     def pid(self) -> int | None:
@@ -83,6 +106,23 @@ class Connection:
             asyncio.ensure_future(self._read()),
             asyncio.ensure_future(self._drain_stderr()),
         ]
+        if self.watchdog_argv is not None and not self.wants_inner_pid:
+            await self._start_watchdog(self.proc.pid)
+
+    async def _start_watchdog(self, pid: int) -> None:
+        assert self.watchdog_argv is not None
+        argv = self.watchdog_argv(pid)
+        try:
+            self.watchdog = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                start_new_session=True,  # not in our process group: it must outlive us
+            )
+            log.debug("[%s] watchdog %s for pid %d", self.name, self.watchdog.pid, pid)
+        except OSError as exc:
+            log.warning("[%s] no watchdog (%s): %s", self.name, argv[0], exc)
 
     # ---- writing
 
@@ -186,6 +226,13 @@ class Connection:
             if not line:
                 return
             text = line.decode("utf-8", "replace").rstrip()
+            if self.inner_pid is None and text.startswith(PID_MARK):
+                digits = text[len(PID_MARK) :].strip()
+                if digits.isdigit():
+                    self.inner_pid = int(digits)
+                    if self.watchdog_argv is not None and not self._closing:
+                        await self._start_watchdog(self.inner_pid)
+                    continue
             self.stderr_tail = [*self.stderr_tail[-19:], text]
             log.info("[%s stderr] %s", self.name, text)
 
@@ -224,8 +271,23 @@ class Connection:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await self.exited.wait()
+        await self._stop_watchdog()
         for t in self._tasks:
             t.cancel()
+
+    async def _stop_watchdog(self) -> None:
+        """Close the watchdog's stdin: it ends the server if that still runs, then exits."""
+        dog = self.watchdog
+        if dog is None:
+            return
+        if dog.stdin is not None:
+            with contextlib.suppress(Exception):
+                dog.stdin.close()
+        try:
+            async with asyncio.timeout(5):
+                await dog.wait()
+        except TimeoutError:
+            await kill_tree(dog.pid)
 
 
 async def kill_tree(pid: int, grace: float = 2.0) -> None:

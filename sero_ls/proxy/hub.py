@@ -23,7 +23,7 @@ import attrs
 from sero_ls.lsp import framing
 from sero_ls.proxy import capabilities as caps_mod
 from sero_ls.proxy import urimap
-from sero_ls.proxy.connection import BackendError, Connection
+from sero_ls.proxy.connection import TELL_PID, WATCHDOG, BackendError, Connection
 from sero_ls.proxy.documents import DocumentError, DocumentStore
 from sero_ls.proxy.instance import Instance
 from sero_ls.proxy.pathmap import SCHEME, PathMapper, parse_container_uri
@@ -220,10 +220,12 @@ class Hub:
             inst.mode, inst.container_id = "container", cid
             inst.to_server, inst.to_client = mapper.to_container, mapper.to_host
             inst.backend = backend
-            argv = backend.exec_argv(cid, list(spec.container_argv), cwd=cwd, env=spec.env)
+            argv = backend.exec_argv(cid, [*TELL_PID, *spec.container_argv], cwd=cwd, env=spec.env)
+            inst.watchdog = lambda pid: backend.exec_argv(cid, [*WATCHDOG, str(pid)])
             return argv, dict(os.environ), host_cwd
         inst.mode = "host"
         inst.backend = None
+        inst.watchdog = lambda pid: [*WATCHDOG, str(pid)]
         return list(spec.host_argv), {**os.environ, **spec.env}, host_cwd
 
     async def _start(self, inst: Instance) -> None:
@@ -236,6 +238,8 @@ class Hub:
             env=env,
             on_message=lambda msg, inst=inst: self._from_server(inst, msg),
             on_exit=lambda code, inst=inst: self._on_exit(inst, code),
+            watchdog=inst.watchdog,
+            inner_pid=inst.mode == "container",
         )
         inst.conn = conn
         try:
