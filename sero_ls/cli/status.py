@@ -11,8 +11,9 @@ The answer comes from the status cache (sero_ls/runtime/status_cache.py) when
 it is fresh: kept by a running sero-ls server, or written by a `status` call at
 most `--max-age` seconds ago. Otherwise this call probes (once for concurrent
 callers: a lock), bounded by `--timeout` (default: the folder's `probeTimeout`),
-and caches what it found. A probe that does not finish in time reports
-`probe-failed`, cached too, so a hung CLI costs one timeout per `--max-age`.
+and caches what it found. A probe that does not finish in time gives a degraded
+answer (`probe-failed`, or `container-system-not-running` when the backend's
+system check is what hangs), cached too: a hung CLI costs one timeout per `--max-age`.
 
 Hot path: this module imports only the standard library and the cache; the
 resolution machinery (attrs, cattrs, asyncio subprocesses) loads only to probe.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
@@ -33,6 +35,8 @@ from typing import Any, TextIO
 
 from sero_ls.runtime import status_cache
 from sero_ls.uris import uri_to_path
+
+log = logging.getLogger(__name__)
 
 EXIT_CONTAINER = 0
 EXIT_DEGRADED = 1
@@ -256,7 +260,7 @@ async def probe(folder: str, bound: float | None) -> dict[str, Any]:
     try:
         status_cache.write(folder, status)
     except OSError as exc:
-        sys.stderr.write(f"sero-ls status: cannot write the cache: {exc}\n")
+        log.warning("cannot write the status cache: %s", exc)
     return status
 
 
@@ -292,7 +296,10 @@ def main(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         check_template(args.format)
-        path = args.path or os.getcwd()
+        try:
+            path = args.path or os.getcwd()
+        except FileNotFoundError:
+            raise UsageError("the working directory no longer exists; give a PATH") from None
         if not os.path.exists(path):
             raise UsageError(f"{path}: no such file or folder")
         folder = find_folder(path)
