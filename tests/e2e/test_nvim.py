@@ -251,3 +251,25 @@ def test_terminal_in_the_container_and_logs(
     assert f"{ctr.dest}:42" in result["terminal_text"]  # the shell runs in the container
     assert any(item["path"] == str(log) and item["exists"] for item in result["log_items"])
     assert result["log_readonly"] is True and result["log_lines"] > 0
+
+
+def test_pure_parts_without_a_server(nvim: Nvim, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    for sub in ("a/b/c", "ab"):
+        (root / sub).mkdir(parents=True)
+
+    r = nvim.run("units", root / "a" / "x.py", setup=None, env={"SERO_TEST_ROOT": str(root)})
+
+    shared = {"containerBackend": "podman", "probeTimeout": 2}
+    assert r["settings"]["outside"] == shared  # "a" does not contain "ab"
+    assert r["settings"]["a"] == {**shared, "runtime": "host"}
+    assert r["settings"]["ab"] == {**shared, "container": "inner"}  # the most specific wins
+    assert r["settings"]["shared"] == {**shared, "image": "img"}  # setup() over the client's
+    assert (r["inner"], r["outer"], r["outside"]) == ("host (degraded)", "container", "")
+    assert r["inner_icon"] == "⚠ host (degraded)"
+    assert r["container_buffer"] == "container"  # sero-container://ctr-a/... is folder a's
+    assert r["events_for_timestamps"] == 0
+    assert r["events_for_changes"] == 2
+    assert r["inner_after"] == "host (degraded)"
+    assert r["inner_after_forget"] == "container"  # a/b is gone, a (client 101) remains
+    assert r["degraded_notes"] == 2  # a/b became degraded twice: once each time

@@ -77,7 +77,11 @@ function M.read(ev)
   else
     local msg = ('sero: cannot read %s (%s)'):format(uri, #errors > 0 and table.concat(errors, '; ') or 'no sero-ls client is running')
     vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, { msg })
-    vim.notify(msg, vim.log.levels.ERROR)
+    -- Scheduled: an error message inside BufReadCmd would abort the caller (:edit, bufload
+    -- from a definition handler) instead of leaving this explanation in the buffer.
+    vim.schedule(function()
+      vim.notify(msg, vim.log.levels.ERROR)
+    end)
   end
   bo.modifiable = false
   bo.readonly = true
