@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from sero_ls.runtime.capabilities import DESCRIPTIONS
 from sero_ls.runtime.manager import make_folder
@@ -19,6 +19,7 @@ from sero_ls.runtime.model import FolderStatus, to_json
 from sero_ls.runtime.probe import resolve_folders
 from sero_ls.runtime.resolve import Folder
 from sero_ls.runtime.toggles import ToggleStore
+from sero_ls.runtime.workflows import list_logs, log_dir, own_log_file
 from sero_ls.settings import Settings, SettingsProblem, folder_settings
 from sero_ls.uris import path_to_uri
 
@@ -58,6 +59,7 @@ def run(paths: list[str], as_json: bool, out: TextIO = sys.stdout) -> int:
     else:
         for s in statuses:
             write_table(s, problems.get(s.uri, []), out)
+        write_logs(list_logs(log_dir(), own_log_file()), out)
     return 1 if any(s.degraded for s in statuses) else 0
 
 
@@ -81,6 +83,13 @@ def write_table(s: FolderStatus, problems: list[SettingsProblem], out: TextIO) -
         w(f"  container   {c.id}  {c.state}  image {c.image or '-'}  ip {c.ip or '-'}\n")
     for m in rt.mounts:
         w(f"  mount       {m.host} -> {m.container}{' (ro)' if m.read_only else ''}\n")
+    if s.dockerfile:
+        df = s.dockerfile
+        state = "NEWER than the image" if df.stale else "older than the image"
+        w(f"  dockerfile  {df.path} (changed {df.modified}; {state}")
+        w(f" {df.image} built {df.image_created})\n" if df.image else ")\n")
+    for why in s.stale:
+        w(f"  stale       {why}\n")
     w("  capabilities\n")
     for cap in s.capabilities:
         mark = "ok " if cap.available else "-- "
@@ -97,3 +106,14 @@ def write_table(s: FolderStatus, problems: list[SettingsProblem], out: TextIO) -
         for cmd in s.remedy:
             w(f"    $ {cmd}\n")
     w("\n")
+
+
+def write_logs(logs: list[dict[str, Any]], out: TextIO) -> None:
+    out.write("logs\n")
+    for entry in logs:
+        if entry["path"] is None:  # this process logs to stderr
+            continue
+        where = (
+            f"{entry['size']} bytes, modified {entry['modified']}" if entry["exists"] else "absent"
+        )
+        out.write(f"  {entry['name']:<20}{entry['path']}  ({where})\n")

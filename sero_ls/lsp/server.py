@@ -63,11 +63,12 @@ class SeroLanguageServer(LanguageServer):
         # Async callables run when the set of folders or their settings may have changed.
         self.folder_hooks: list[Callable[[], Awaitable[None]]] = []
         # Imported here: the feature modules register themselves on this instance.
-        from sero_ls.lsp import commands, containerfiles, status
+        from sero_ls.lsp import commands, containerfiles, status, workflows
 
         status.register(self)
         commands.register(self)
         containerfiles.register(self)
+        workflows.register(self)
         # The proxy: language servers per folder (hub), or the one wrapped server.
         self.default_folder = folder
         self.hub = Hub(self, wrapper=wrapper)

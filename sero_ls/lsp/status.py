@@ -67,11 +67,15 @@ def push_status(ls: SeroLanguageServer, changed: list[FolderStatus] | None = Non
 
 
 def publish_diagnostics(ls: SeroLanguageServer) -> None:
+    from sero_ls.lsp.workflows import dockerfile_diagnostics  # (workflows imports this module)
+
     wanted: dict[str, list[types.Diagnostic]] = {}
     for st in ls.manager.folders.values():
         if st.status is not None:
             (status,) = ls.manager.statuses(st.folder.uri) or [st.status]
             wanted[st.folder.uri] = folder_diagnostics(status) + server_diagnostics(status)
+            for uri, diags in dockerfile_diagnostics(status).items():  # see lsp/workflows.py
+                wanted.setdefault(uri, []).extend(diags)
         wanted[config_uri(st.folder.uri)] = settings_diagnostics(st.problems)
     for uri in set(ls.published) - set(wanted):
         wanted[uri] = []  # a folder that went away: clear what we said about it
@@ -172,6 +176,8 @@ def register(ls: SeroLanguageServer) -> None:
         await pull_configuration(ls)
         await ls.manager.refresh()
         publish_diagnostics(ls)
+        for hook in ls.folder_hooks:  # e.g. the `servers` setting changed
+            await hook()
 
     @ls.feature("sero/workspaceStatus")
     async def workspace_status(ls: SeroLanguageServer, params: Any) -> dict[str, Any]:
