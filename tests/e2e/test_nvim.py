@@ -146,6 +146,7 @@ def test_degraded_folder_statusline_health_and_persisted_host_toggle(
     for remedy in first["status"]["remedy"]:
         assert remedy in health
     assert "WARNING" in health or "ERROR" in health
+    assert "unavailable capabilities: workspace-exec (container-cli-missing)" in health
     # :SeroStatus! (re-probed) says the same.
     assert "container-cli-missing" in first["sero_status_text"]
     assert first["status"]["remedy"][0] in first["sero_status_text"]
@@ -190,6 +191,9 @@ def test_container_status_follows_the_container_without_user_action(
 
     assert result["status"]["mode"] == "container"
     assert result["status"]["runtime"]["container"]["state"] == "running"
+    health = "\n".join(result["health"])
+    assert "OK mode container (requested auto), backend podman, system running" in health
+    assert "OK every capability is available" in health and "WARNING" not in health
     assert result["statusline_after_stop"] == "host (degraded)"
     assert result["status_after_stop"]["reason"] == "container-not-running"
     assert result["events_after_stop"] >= 1

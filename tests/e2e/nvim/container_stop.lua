@@ -8,6 +8,8 @@ H.run(function()
   H.wait_statusline(30000, 'container')
   H.step('container')
   H.R.status = sero.status()
+  H.R.health = H.checkhealth()
+  vim.cmd.tabclose()
   local events_before = H.R.status_events
   H.R.notifications_before_stop = #H.R.notifications
 
