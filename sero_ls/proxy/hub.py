@@ -103,10 +103,23 @@ class Hub:
                     await self._stop(inst)
         jobs = []
         for uri in wanted:
-            if uri in self.instances:
-                continue
             folder = self.ls.manager.folders[uri].folder
-            self.instances[uri] = [Instance(spec=s, folder=folder) for s in self.specs_for(uri)]
+            specs = self.specs_for(uri)
+            current = self.instances.get(uri)
+            if current is not None:
+                if [i.spec for i in current] == specs:
+                    continue
+                # the `servers` setting changed: keep unchanged servers, replace the rest
+                keep = [i for i in current if i.spec in specs]
+                for inst in current:
+                    if inst not in keep:
+                        await self._stop(inst)
+                kept_specs = [i.spec for i in keep]
+                new = [Instance(spec=s, folder=folder) for s in specs if s not in kept_specs]
+                self.instances[uri] = keep + new
+                jobs += [self._start(i) for i in new]
+                continue
+            self.instances[uri] = [Instance(spec=s, folder=folder) for s in specs]
             jobs += [self._start(i) for i in self.instances[uri]]
         if jobs:
             try:
@@ -700,12 +713,24 @@ class Hub:
             self._server_response(inst, msg)
         elif "id" in msg:
             self._server_request(inst, msg, method)
+        elif method == "$/cancelRequest":
+            self._server_cancel(inst, msg)
         else:
             if inst.to_client is not None:
                 msg["params"] = urimap.map_params(
                     method, "to_client", msg.get("params"), inst.to_client
                 )
             self._to_client(msg)
+
+    def _server_cancel(self, inst: Instance, msg: dict[str, Any]) -> None:
+        """A server cancels one of its requests: name it by the id the client knows."""
+        params = msg.get("params")
+        target = params.get("id") if isinstance(params, dict) else None
+        for client_id, (owner, backend_id, _) in self._server_requests.items():
+            if owner is inst and backend_id == target:
+                self._to_client({**msg, "params": {**params, "id": client_id}})  # type: ignore[dict-item]
+                return
+        log.info("[%s] cancel of an unknown or answered request %r dropped", inst.name, target)
 
     def _server_response(self, inst: Instance, msg: dict[str, Any]) -> None:
         p = self._pending.pop((inst.key, msg.get("id")), None)

@@ -97,6 +97,10 @@ class Session:
         async with asyncio.timeout(timeout):
             return as_dict(await asyncio.wrap_future(fut))
 
+    def notify_raw(self, method: str, params: Any) -> None:
+        """A notification sent as plain JSON (no lsprotocol structuring on the way)."""
+        self.client.protocol._send_data({"jsonrpc": "2.0", "method": method, "params": params})
+
     async def command(self, command: str, *arguments: Any) -> Any:
         result = await self.client.workspace_execute_command_async(
             types.ExecuteCommandParams(command=command, arguments=list(arguments))
