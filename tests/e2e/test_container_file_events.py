@@ -29,10 +29,12 @@ async def test_watched_files_and_watcher_registrations_are_mapped(
     settings = {"containerBackend": "podman", "servers": servers}
     async with session([tmp_workspace], tmp=tmp_path, settings=settings) as s:
         registrations: list[Any] = []
+        registered = asyncio.Event()
 
         @s.client.feature("client/registerCapability")
         def on_register(params: Any) -> None:
             registrations.append(params)
+            registered.set()
 
         await s.status.wait_for(
             lambda n: (
@@ -68,8 +70,7 @@ async def test_watched_files_and_watcher_registrations_are_mapped(
             },
         )
         async with asyncio.timeout(20):
-            while not registrations:
-                await asyncio.sleep(0.05)
+            await registered.wait()
         (reg,) = registrations
         got = s.client.protocol._converter.unstructure(reg)["registrations"][0]
         globs = [w["globPattern"] for w in got["registerOptions"]["watchers"]]
