@@ -30,7 +30,8 @@ function M.describe(s)
       tostring(s.requested), tostring(rt.backend), tostring(rt.cli), tostring(rt.system)),
   }
   if ctr then
-    lines[#lines + 1] = ('  container: %s (%s) image %s'):format(tostring(ctr.id), tostring(ctr.state), tostring(ctr.image))
+    lines[#lines + 1] = ('  container: %s (%s) image %s'):format(
+      tostring(ctr.id), tostring(ctr.state), tostring(ctr.image))
   end
   if s.reason ~= nil and s.reason ~= vim.NIL then
     lines[#lines + 1] = ('  reason: %s'):format(s.reason)

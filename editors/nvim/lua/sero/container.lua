@@ -75,7 +75,8 @@ function M.read(ev)
     end
     vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, lines)
   else
-    local msg = ('sero: cannot read %s (%s)'):format(uri, #errors > 0 and table.concat(errors, '; ') or 'no sero-ls client is running')
+    local why = #errors > 0 and table.concat(errors, '; ') or 'no sero-ls client is running'
+    local msg = ('sero: cannot read %s (%s)'):format(uri, why)
     vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, { msg })
     -- Scheduled: an error message inside BufReadCmd would abort the caller (:edit, bufload
     -- from a definition handler) instead of leaving this explanation in the buffer.

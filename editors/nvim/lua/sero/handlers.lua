@@ -9,7 +9,10 @@ local default_configuration = vim.lsp.handlers['workspace/configuration']
 ---@param scope_uri? string
 ---@param client vim.lsp.Client
 local function sero_section(section, scope_uri, client)
-  local path = type(scope_uri) == 'string' and scope_uri:match('^file:') and config.normalize(vim.uri_to_fname(scope_uri)) or nil
+  local path = nil
+  if type(scope_uri) == 'string' and scope_uri:match('^file:') then
+    path = config.normalize(vim.uri_to_fname(scope_uri))
+  end
   local settings = config.settings_for(path, vim.tbl_get(client.settings or {}, 'sero'))
   local key = section:match('^sero%.(.+)$')
   if key then

@@ -37,7 +37,8 @@ local function check_executable()
   if ok and res.code == 0 then
     h.ok(('%s: %s'):format(exe, vim.trim(res.stdout or '')))
   else
-    h.warn(('%s --version failed: %s'):format(exe, ok and vim.trim((res.stderr or '') .. ' exit ' .. tostring(res.code)) or tostring(res)))
+    local why = ok and vim.trim((res.stderr or '') .. ' exit ' .. tostring(res.code)) or tostring(res)
+    h.warn(('%s --version failed: %s'):format(exe, why))
   end
   return exe
 end

@@ -115,7 +115,10 @@ local function notify_degraded(status)
   if not config.options.notify then
     return
   end
-  local lines = { ('sero: %s runs on the host (degraded): %s'):format(status.name or status.uri, status.message or status.reason or '') }
+  local lines = {
+    ('sero: %s runs on the host (degraded): %s'):format(
+      status.name or status.uri, status.message or status.reason or ''),
+  }
   for _, r in ipairs(status.remedy or {}) do
     lines[#lines + 1] = '  fix: ' .. r
   end
