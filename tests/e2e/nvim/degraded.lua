@@ -32,16 +32,10 @@ H.run(function()
   end
   H.R.statusline_ns_per_call = (vim.uv.hrtime() - t0) / n
 
-  -- Redraws and a refreshed (unchanged) status must not notify again.
+  -- Redraws must not notify again (nor the re-probed status of :SeroStatus! below).
   for _ = 1, 20 do
     vim.cmd.redrawstatus({ bang = true })
   end
-  local client = vim.lsp.get_clients({ name = 'sero_ls' })[1]
-  local resp = client:request_sync('sero/workspaceStatus', { refresh = true }, 15000, 0)
-  assert(resp and not resp.err, 'sero/workspaceStatus failed: ' .. vim.inspect(resp))
-  require('sero.status').update(client.id, resp.result.folders)
-
-  H.step('refreshed')
   H.R.health = H.checkhealth()
   H.step('checkhealth')
   vim.cmd.tabclose()
