@@ -86,6 +86,19 @@ class ProbeRound:
         )
         return result
 
+    async def _images_if_any(self, b: Backend, *refs: str | None) -> list[ImageRecord | None]:
+        """Several image lookups at once; one that fails is None (and logged)."""
+        wanted = [r for r in refs if r]
+        found = await asyncio.gather(*(self.image(b, r) for r in wanted), return_exceptions=True)
+        by_ref: dict[str, ImageRecord | None] = {}
+        for ref, result in zip(wanted, found, strict=True):
+            if isinstance(result, ProbeError):
+                log.info("image lookup of %s for staleness failed: %s", ref, result)
+            elif isinstance(result, BaseException):
+                raise result
+            by_ref[ref] = result if isinstance(result, ImageRecord) else None
+        return [by_ref.get(r) if r else None for r in refs]
+
     async def choose_backend(self, settings: Settings) -> tuple[Backend | None, tuple[str, ...]]:
         """The backend per `containerBackend`/`containerCli` (CONTRACT §2); what was searched."""
         timeout = settings.probe_timeout
@@ -134,12 +147,8 @@ class ProbeRound:
             if c is None:  # is the image there to create one from?
                 image = await self.image(b, settings.image)
             else:  # staleness is a bonus: never fail a folder that has its container on it
-                try:
-                    image = await self.image(b, settings.image)
-                    if c.image:  # by reference: what the name means now, not the old id
-                        container_image = await self.image(b, c.image)
-                except ProbeError as exc:
-                    log.info("image lookup for staleness failed: %s", exc)
+                # c.image by reference: what the name means now, not the id it was created from
+                image, container_image = await self._images_if_any(b, settings.image, c.image)
             dockerfile, modified = find_dockerfile(folder.path, settings.dockerfile)
             return Probe(
                 backend=b,

@@ -170,6 +170,26 @@ async def test_stale_container_and_dockerfile(
         await s.wait_diagnostics(folder_uri, lambda d: d == [])
 
 
+async def test_stale_on_apple_both_date_formats(
+    own_image: str, tmp_path: Path, tmp_workspace: Path, apple_standin
+) -> None:
+    """Apple 1.x (ISO-8601) and 0.x (seconds since 2001-01-01) creation dates, end to end."""
+    ctr = apple_standin.create(tmp_workspace, image=own_image, command=BUSYBOX_SLEEP)
+    settings = {**FAST, "containerBackend": "apple"}
+    for shape in ("1", "0"):
+        apple_standin.shape = shape
+        async with session([tmp_workspace], tmp=tmp_path, settings=settings,
+                           env=apple_standin.env) as s:  # fmt: skip
+            if shape == "1":
+                await s.status.wait_for(status_is(tmp_workspace, None))
+                pm.import_busybox_image(own_image, force=True)  # rebuilt while it runs
+            note = await s.status.wait_for(status_is(tmp_workspace, "container-stale"))
+            st = folder_status(note, tmp_workspace)
+            assert st["remedy"][0] == f"container delete --force {ctr.name}", shape
+            assert st["remedy"][1].startswith(f"container run --name {ctr.name} -d")
+            assert "before its image" in st["stale"][0]
+
+
 async def test_terminal_in_the_container_and_on_the_host(
     tmp_path: Path, tmp_workspace: Path, workspace_container
 ) -> None:
