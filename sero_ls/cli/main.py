@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -81,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(0, None)
         return status.main(args)
     setup_logging(args.verbose, args.log_file)
+    import asyncio  # here, not at the top: `status` runs every second and must start fast
+
     from sero_ls.lsp import server
 
     if args.command == "proxy":

@@ -123,6 +123,7 @@ def server_env(tmp: Path, extra: dict[str, str] | None = None) -> dict[str, str]
     """The environment for a sero-ls under test: isolated state, verbose logs to stderr."""
     env = dict(os.environ)
     env["SERO_LS_STATE_DIR"] = str(tmp / "state")
+    env["SERO_LS_CACHE_DIR"] = str(tmp / "cache")  # the status cache a server keeps
     env.update(extra or {})
     return env
 
