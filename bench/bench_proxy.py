@@ -14,6 +14,9 @@ Figures per mode, each with its ratio to direct:
 
 Each figure is the median over ``--rounds`` rounds; a round runs every mode in turn.
 
+CPU rows: CPU time of the process the client talks to (sero-ls; the echo server itself
+when direct) per message: steadier than wall-clock figures on a busy machine.
+
 Targets (reported, not asserted): p50 at most +0.3 ms, notification throughput at least
 70% of direct, the 10 MB didOpen within 2x of direct. ``--profile DIR`` runs sero-ls under
 cProfile and writes ``DIR/<mode>.prof`` (read it with ``python -m pstats``).
@@ -35,6 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
 
 from sero_ls.uris import path_to_uri  # noqa: E402
 from tests.support.rawclient import RawClient  # noqa: E402
@@ -106,6 +111,13 @@ async def run_mode(mode: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
     argv = argv_for(mode, log, args.profile)
     async with RawClient.spawn(argv, env=env, cwd=str(folder)) as c:
         await c.initialize(init_params(mode, folder), timeout=60)
+        peer = psutil.Process(c.proc.pid)
+
+        def cpu() -> float:
+            """CPU seconds of the process the client talks to (sero-ls, or echo directly)."""
+            t = peer.cpu_times()
+            return float(t.user + t.system)
+
         uri = path_to_uri(str(folder / "a.py"))
         lines = 100
         c.notify(
@@ -123,10 +135,12 @@ async def run_mode(mode: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
         for _ in range(200):  # warm-up
             await c.request("textDocument/hover", hover)
         rtt = []
+        cpu0 = cpu()
         for _ in range(args.requests):
             t0 = time.perf_counter_ns()
             await c.request("textDocument/hover", hover)
             rtt.append((time.perf_counter_ns() - t0) / 1e6)
+        cpu_request = (cpu() - cpu0) / args.requests
 
         version = [1]
 
@@ -152,13 +166,18 @@ async def run_mode(mode: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
         def note(i: int) -> tuple[str, Any]:
             return ("$/bench/note", {"textDocument": {"uri": uri}, "seq": i})
 
+        cpu0 = cpu()
         change_rate, got_changes = await notification_rate(c, uri, args.notifications, did_change)
+        cpu_change = (cpu() - cpu0) / args.notifications
+        cpu0 = cpu()
         note_rate, got_notes = await notification_rate(c, uri, args.notifications, note)
+        cpu_note = (cpu() - cpu0) / args.notifications
         if got_changes != args.notifications or got_notes != args.notifications:
             raise SystemExit(f"{mode}: notifications lost ({got_changes}, {got_notes})")
 
         big = "z" * (args.open_mb * 2**20 - 1) + "\n"
         opens = []
+        cpu0 = cpu()
         for i in range(3):
             big_uri = path_to_uri(str(folder / f"big{i}.py"))
             t0 = time.perf_counter()
@@ -178,6 +197,7 @@ async def run_mode(mode: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
             if ack["lastOpenLength"] != len(big):
                 raise SystemExit(f"{mode}: didOpen length {ack['lastOpenLength']} != {len(big)}")
             c.notify("textDocument/didClose", {"textDocument": {"uri": big_uri}})
+        cpu_open = (cpu() - cpu0) / 3
         status = await c.shutdown_exit(timeout=60)
         if status != 0:
             raise SystemExit(f"{mode}: exit status {status}")
@@ -187,6 +207,10 @@ async def run_mode(mode: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
         "didchange_per_s": change_rate,
         "notify_per_s": note_rate,
         "open_ms": statistics.median(opens),
+        "cpu_request_us": cpu_request * 1e6,
+        "cpu_didchange_us": cpu_change * 1e6,
+        "cpu_notify_us": cpu_note * 1e6,
+        "cpu_open_ms": cpu_open * 1e3,
     }
 
 
@@ -198,6 +222,10 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
         ("didChange/s", "didchange_per_s", "{:,.0f}"),
         ("$/notify/s", "notify_per_s", "{:,.0f}"),
         (f"{args.open_mb} MB didOpen (ms)", "open_ms", "{:.1f}"),
+        ("CPU/request (us)", "cpu_request_us", "{:.1f}"),
+        ("CPU/didChange (us)", "cpu_didchange_us", "{:.1f}"),
+        ("CPU/$/notify (us)", "cpu_notify_us", "{:.1f}"),
+        (f"CPU/{args.open_mb} MB didOpen (ms)", "cpu_open_ms", "{:.1f}"),
     ]
     modes = list(results)
     print(f"{'':22}" + "".join(f"{m:>24}" for m in modes))

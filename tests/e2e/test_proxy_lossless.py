@@ -506,11 +506,6 @@ GAP_LOCAL = pytest.mark.xfail(
     reason="sero_ls/lsp/protocol.py LOCAL_METHODS: $/setTrace and window/workDoneProgress/cancel "
     "are answered by pygls and never given to the router (hub.py should forward them)",
 )
-GAP_CANCEL = pytest.mark.xfail(
-    strict=True,
-    reason="sero_ls/proxy/hub.py _from_server: a server's $/cancelRequest keeps the server's "
-    "request id; the client knows the request as sero-fwd:N",
-)
 GAP_INITIALIZED = pytest.mark.xfail(
     strict=True,
     reason="sero_ls/proxy/hub.py _start: wrapper mode sends `initialized` to the server during "
@@ -546,7 +541,6 @@ async def test_client_notifications_sero_ls_also_handles_reach_the_backend(
         assert "$/setTrace" in methods
 
 
-@GAP_CANCEL
 @pytest.mark.parametrize("mode", MODES)
 async def test_backend_cancel_of_its_request_names_the_id_the_client_saw(
     tmp_path: Path, mode: str
