@@ -80,10 +80,18 @@ async def main() -> None:
         p50, p99, rss = await cached_round_trip(folders[0], tmp / "state")
         print("| figure | value |")
         print("| --- | --- |")
-        print(f"| cached `sero/workspaceStatus` round trip, p50 / p99 | {p50:.2f} ms / {p99:.2f} ms |")
-        print(f"| cold resolution, 1 folder (median of 5) | {statistics.median(one) * 1000:.0f} ms |")
-        print(f"| cold resolution, 10 folders in 10 containers (median of 5) | {statistics.median(ten) * 1000:.0f} ms |")
-        print(f"| ratio 10 folders / 1 folder | {statistics.median(ten) / statistics.median(one):.2f}x |")
+        print(
+            f"| cached `sero/workspaceStatus` round trip, p50 / p99 | {p50:.2f} ms / {p99:.2f} ms |"
+        )
+        print(
+            f"| cold resolution, 1 folder (median of 5) | {statistics.median(one) * 1000:.0f} ms |"
+        )
+        print(
+            f"| cold resolution, 10 folders in 10 containers (median of 5) | {statistics.median(ten) * 1000:.0f} ms |"
+        )
+        print(
+            f"| ratio 10 folders / 1 folder | {statistics.median(ten) / statistics.median(one):.2f}x |"
+        )
         print(f"| idle RSS of the server (1 folder, no language server) | {rss:.0f} MiB |")
     finally:
         for n in names:
