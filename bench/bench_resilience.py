@@ -48,7 +48,7 @@ async def rounds(where: str, n: int, tmp: Path) -> tuple[int, list[float]]:
     survived, times = 0, []
     try:
         async with session([ws], tmp=tmp / where, settings=settings) as s:
-            note = await s.status.wait_for(
+            await s.status.wait_for(
                 lambda n: (
                     (server(n, ws) or {}).get("mode") == where
                     and (server(n, ws) or {}).get("state") == "running"

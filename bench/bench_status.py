@@ -78,21 +78,18 @@ async def main() -> None:
         one = [await cold(folders[:1]) for _ in range(5)]
         ten = [await cold(folders) for _ in range(5)]
         p50, p99, rss = await cached_round_trip(folders[0], tmp / "state")
+        ms_one, ms_ten = statistics.median(one) * 1000, statistics.median(ten) * 1000
+        rows = [
+            ("cached `sero/workspaceStatus` round trip, p50 / p99", f"{p50:.2f} / {p99:.2f} ms"),
+            ("cold resolution, 1 folder (median of 5)", f"{ms_one:.0f} ms"),
+            ("cold resolution, 10 folders in 10 containers (median of 5)", f"{ms_ten:.0f} ms"),
+            ("ratio 10 folders / 1 folder", f"{ms_ten / ms_one:.2f}x"),
+            ("idle RSS of the server (1 folder, no language server)", f"{rss:.0f} MiB"),
+        ]
         print("| figure | value |")
         print("| --- | --- |")
-        print(
-            f"| cached `sero/workspaceStatus` round trip, p50 / p99 | {p50:.2f} ms / {p99:.2f} ms |"
-        )
-        print(
-            f"| cold resolution, 1 folder (median of 5) | {statistics.median(one) * 1000:.0f} ms |"
-        )
-        print(
-            f"| cold resolution, 10 folders in 10 containers (median of 5) | {statistics.median(ten) * 1000:.0f} ms |"
-        )
-        print(
-            f"| ratio 10 folders / 1 folder | {statistics.median(ten) / statistics.median(one):.2f}x |"
-        )
-        print(f"| idle RSS of the server (1 folder, no language server) | {rss:.0f} MiB |")
+        for name, value in rows:
+            print(f"| {name} | {value} |")
     finally:
         for n in names:
             pm.remove(n)
