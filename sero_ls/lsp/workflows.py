@@ -78,13 +78,13 @@ def _directory(uri: str, folder_path: str) -> str:
     return path if os.path.isdir(path) else folder_path
 
 
-async def _fresh_record(status: FolderStatus) -> ContainerRecord | None:
+async def _fresh_record(status: FolderStatus, probe_timeout: float) -> ContainerRecord | None:
     """The container as its runtime describes it now (its IP and ports change on restart)."""
     rt = status.runtime
     if status.mode != "container" or not (rt.backend and rt.cli and rt.container):
         return None
     try:
-        return await make_backend(rt.backend, rt.cli, 5.0).inspect(rt.container.id)
+        return await make_backend(rt.backend, rt.cli, probe_timeout).inspect(rt.container.id)
     except ProbeError as exc:
         log.info("inspect for a preview URL failed (the cached status answers): %s", exc)
         return None
@@ -104,8 +104,8 @@ def register(ls: SeroLanguageServer) -> None:
         port = param(params, "port", int, required=True)
         if not 0 < port < 65536:
             raise JsonRpcInvalidParams(f"'port' must be between 1 and 65535, not {port}")
-        _, status = await _folder(ls, uri)
-        return preview_url(status, port, await _fresh_record(status))
+        st, status = await _folder(ls, uri)
+        return preview_url(status, port, await _fresh_record(status, st.settings.probe_timeout))
 
     @ls.feature("sero/logs")
     async def logs_request(ls: SeroLanguageServer, params: Any) -> dict[str, Any]:

@@ -284,16 +284,16 @@ class _Staleness:
             why = container_stale(c, probe.container_image)
             if why:
                 messages.append(why)
-        image = probe.image or (probe.container_image if c is not None else None)
+        # The Dockerfile builds the workspace image (the `image` setting).
         info, rebuild = None, []
         if probe.dockerfile and probe.dockerfile_modified:
-            built = image.created if image else None
+            ref = settings.image
+            built = probe.image.created if probe.image else None
             stale = built is not None and probe.dockerfile_modified > built
-            ref = settings.image if probe.image else (image.reference if image else settings.image)
             info = DockerfileInfo(
                 path=probe.dockerfile,
                 modified=_iso(probe.dockerfile_modified),
-                image=ref if image else None,
+                image=ref if probe.image else None,
                 image_created=_iso(built),
                 stale=stale,
             )
