@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -83,7 +84,7 @@ def register(ls: SeroLanguageServer) -> None:
         return sero_code_actions(params.context.diagnostics)
 
 
-def sero_code_actions(diagnostics: list[types.Diagnostic]) -> list[types.CodeAction]:
+def sero_code_actions(diagnostics: Sequence[types.Diagnostic]) -> list[types.CodeAction]:
     out: list[types.CodeAction] = []
     for d in diagnostics:
         if d.source != SOURCE or not isinstance(d.data, dict):

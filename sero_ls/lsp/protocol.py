@@ -60,7 +60,7 @@ class Router(Protocol):
 
 def raw_converter() -> Any:
     """pygls' converter, but params/results of unknown methods stay plain dicts."""
-    conv = default_converter()
+    conv = default_converter()  # type: ignore[no-untyped-call]
 
     def keep(obj: dict[str, Any], cls: type) -> Any:
         return cls(**obj)
@@ -82,7 +82,7 @@ class SeroProtocol(LanguageServerProtocol):
         return self.router.initialize_result(self._converter.unstructure(result))
 
     @lsp_method(types.EXIT)
-    def lsp_exit(self, *args: Any) -> None:
+    def lsp_exit(self, *args: Any) -> None:  # type: ignore[override]
         """End the session; the server cleans up before the process exits (no sys.exit here)."""
         self._server.request_exit(0 if self._shutdown else 1)  # type: ignore[attr-defined]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import itertools
 import logging
 import os
@@ -249,8 +250,8 @@ class Hub:
             argv,
             cwd=cwd,
             env=env,
-            on_message=lambda msg, inst=inst: self._from_server(inst, msg),
-            on_exit=lambda code, inst=inst: self._on_exit(inst, code),
+            on_message=functools.partial(self._from_server, inst),
+            on_exit=functools.partial(self._on_exit, inst),
             watchdog=inst.watchdog,
             inner_pid=inst.mode == "container",
         )
@@ -497,7 +498,8 @@ class Hub:
         return True
 
     def _client_response(self, msg: dict[str, Any]) -> bool:
-        entry = self._server_requests.pop(msg.get("id"), None)
+        msg_id = msg.get("id")
+        entry = self._server_requests.pop(msg_id, None) if isinstance(msg_id, str) else None
         if entry is None:
             return False
         inst, backend_id, method = entry
@@ -532,11 +534,11 @@ class Hub:
                 self._forward(inst, msg, method, fan)
             return True
         if method in PRODUCER:
-            inst = self._producer.get(PRODUCER[method])
-            if inst is None or not inst.running:
+            producer = self._producer.get(PRODUCER[method])
+            if producer is None or not producer.running:
                 self._reply_error(msg_id, f"no language server can resolve this ({method})")
                 return True
-            return self._forward(inst, msg, method)
+            return self._forward(producer, msg, method)
         uri = document_uri(params)
         if uri is None:
             if self.wrapper is not None and self.all_instances():
@@ -629,10 +631,10 @@ class Hub:
         except DocumentError as exc:
             log.warning("bad didChange (%s): the servers get the full text", exc)
             uri = document_uri(params)
-            doc = self.docs.get(uri) if uri else None
-            if doc is None:
+            known = self.docs.get(uri) if uri else None
+            if known is None:
                 return
-            msg = self._full_change(doc.uri)
+            doc, msg = known, self._full_change(known.uri)
         full: dict[str, Any] | None = None
         for inst in self.instances_for(doc.uri):
             if doc.uri not in inst.open_docs:
@@ -820,7 +822,7 @@ def scope_registration(reg: dict[str, Any], inst: Instance) -> None:
     pattern = inst.folder.path.rstrip("/") + "/**"
     selector = options.get("documentSelector")
     if selector is None:
-        langs = [lang for lang in inst.spec.languages if lang != "*"] or [None]
+        langs: list[str | None] = [lang for lang in inst.spec.languages if lang != "*"] or [None]
         options["documentSelector"] = [
             {k: v for k, v in (("language", lang), ("scheme", "file"), ("pattern", pattern)) if v}
             for lang in langs
@@ -847,14 +849,12 @@ def document_uri(params: Any) -> str | None:
     """The document a request or notification is about, where it names one."""
     if not isinstance(params, dict):
         return None
-    td = params.get("textDocument")
-    if isinstance(td, dict) and isinstance(td.get("uri"), str):
-        return td["uri"]
-    item = params.get("item")
-    if isinstance(item, dict) and isinstance(item.get("uri"), str):
-        return item["uri"]
-    uri = params.get("uri")
-    return uri if isinstance(uri, str) else None
+    for holder in (params.get("textDocument"), params.get("item"), params):
+        if isinstance(holder, dict):
+            uri = holder.get("uri")
+            if isinstance(uri, str):
+                return uri
+    return None
 
 
 def missing_command(code: int | None, stderr: str) -> bool:

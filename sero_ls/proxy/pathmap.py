@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import posixpath
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import quote, unquote, urlsplit
 
 from sero_ls.runtime.model import Mount
@@ -149,7 +149,7 @@ class PathMapper:
             self._originals.popitem(last=False)
 
     @staticmethod
-    def _glob(value: str, fn: object) -> str:
+    def _glob(value: str, fn: Callable[[str], str | None]) -> str:
         """An absolute glob: map its literal leading directory; relative globs stay."""
         if not value.startswith("/"):
             return value
@@ -159,7 +159,7 @@ class PathMapper:
                 break
             literal.append(part)
         head = "/" + "/".join(literal)
-        mapped = fn(head)  # type: ignore[operator]
+        mapped = fn(head)
         if mapped is None:
             return value
         return mapped + value[len(head) :]

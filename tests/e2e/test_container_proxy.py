@@ -41,7 +41,10 @@ async def open_doc(s: Session, path: Path, text: str | None = None) -> str:
     s.client.text_document_did_open(
         types.DidOpenTextDocumentParams(
             text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=1, text=text or path.read_text()
+                uri=uri,
+                language_id="python",
+                version=1,
+                text=text or path.read_text(),
             )
         )
     )
@@ -166,7 +169,7 @@ async def test_pylsp_in_container_maps_every_uri(tmp_path: Path, container_ws) -
         assert "written only inside the container" in text
 
         # a missing container file is a clear error
-        with pytest.raises(Exception, match="No such file|cannot read"):
+        with pytest.raises(Exception, match=r"No such file|cannot read"):
             await s.request("sero/containerFile", {"uri": f"sero-container://{ctr.name}/nope.py"})
 
 
@@ -273,7 +276,7 @@ async def test_through_the_apple_standin(
 
 
 async def test_wrapper_mode_in_container(tmp_path: Path, container_ws) -> None:
-    ws, ctr = container_ws
+    ws, _ = container_ws
     (ws / ".sero").mkdir()
     (ws / ".sero" / "config.toml").write_text('containerBackend = "podman"\npollInterval = 0.5\n')
     async with session([ws], tmp=tmp_path, args=("proxy", "--", "pylsp"), editor="neovim") as s:

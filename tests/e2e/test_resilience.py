@@ -180,9 +180,12 @@ def placed(folder: Path, mode: str, server_mode: str):
     def check(n: dict[str, Any]) -> bool:
         st = folder_status(n, folder)
         srv = server(n, folder) or {}
-        return bool(st) and st["mode"] == mode and srv.get("mode") == server_mode and srv.get(
-            "state"
-        ) == "running"
+        return (
+            bool(st)
+            and st["mode"] == mode
+            and srv.get("mode") == server_mode
+            and srv.get("state") == "running"
+        )
 
     return check
 
@@ -219,7 +222,9 @@ async def test_container_stop_and_start_move_servers_keeping_edits(
         folder_uri = path_to_uri(str(tmp_workspace))
         mark = s.status.mark()
         await s.request("sero/setRuntime", {"uri": folder_uri, "runtime": "host"})
-        note = await s.status.wait_for(placed(tmp_workspace, "host", "host"), timeout=60, after=mark)
+        note = await s.status.wait_for(
+            placed(tmp_workspace, "host", "host"), timeout=60, after=mark
+        )
         assert folder_status(note, tmp_workspace)["reason"] == "runtime-host-selected"
         assert "typed while moving" in await hover_text(s, uri, 4, 2)
         mark = s.status.mark()
