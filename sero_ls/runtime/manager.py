@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from sero_ls.runtime.events import EventStream, event_argv
 from sero_ls.runtime.model import FolderStatus, ServerEntry
 from sero_ls.runtime.probe import ProbeRound, resolve_folders
 from sero_ls.runtime.resolve import Folder
@@ -26,6 +27,9 @@ from sero_ls.settings import Settings, SettingsProblem, folder_settings
 from sero_ls.uris import path_to_uri, uri_to_path
 
 log = logging.getLogger(__name__)
+
+# Seconds between safety-net polls while the runtimes' event streams report changes.
+EVENT_POLL = 30.0
 
 ChangeCallback = Callable[[list[FolderStatus]], Awaitable[None]]
 
@@ -61,6 +65,7 @@ class RuntimeManager:
         self._lock = asyncio.Lock()
         self._monitor: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._events: dict[tuple[str, str], EventStream] = {}
 
     # ---- folders and settings
 
@@ -171,6 +176,9 @@ class RuntimeManager:
         self._wake.set()
 
     async def stop(self) -> None:
+        for stream in self._events.values():
+            await stream.stop()
+        self._events.clear()
         if self._monitor:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -178,11 +186,15 @@ class RuntimeManager:
             self._monitor = None
 
     async def _watch(self) -> None:
-        """Poll with backoff: every `pollInterval` while things change, up to 2.5x when stable."""
+        """Poll with backoff: every `pollInterval` while things change, up to 2.5x when
+        stable; where docker/podman stream their events, those wake it at once and the
+        poll (a safety net) slows to EVENT_POLL seconds."""
         interval = None
         while True:
             base = min((s.settings.poll_interval for s in self.folders.values()), default=2.0)
-            interval = base if interval is None else min(interval * 1.25, base * 2.5)
+            self._follow_events()
+            cap = EVENT_POLL if self._events_cover_all() else base * 2.5
+            interval = base if interval is None else min(interval * 1.25, cap)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
@@ -192,6 +204,32 @@ class RuntimeManager:
                     interval = base
             except Exception:  # keep watching whatever one round did
                 log.exception("status refresh failed")
+
+    def _follow_events(self) -> None:
+        """An event stream per docker/podman CLI in use (started once, kept)."""
+        for st in self.folders.values():
+            rt = st.status.runtime if st.status else None
+            if not rt or not rt.backend or not rt.cli or rt.system != "running":
+                continue
+            key = (rt.backend, rt.cli)
+            if key in self._events:
+                continue
+            argv = event_argv(rt.backend, rt.cli)
+            if argv is not None:
+                stream = EventStream(argv, self.wake)
+                self._events[key] = stream
+                stream.start()
+
+    def _events_cover_all(self) -> bool:
+        keys = set()
+        for st in self.folders.values():
+            rt = st.status.runtime if st.status else None
+            if st.settings.runtime == "host":
+                continue
+            if not rt or not rt.backend or not rt.cli:
+                return False
+            keys.add((rt.backend, rt.cli))
+        return bool(keys) and all(k in self._events and self._events[k].healthy for k in keys)
 
 
 def folder_uri_for_path(path: str) -> str:

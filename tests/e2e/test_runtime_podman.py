@@ -173,3 +173,21 @@ def test_doctor_json_without_runtime(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, timeout=60, check=False,
     )  # fmt: skip
     assert bad.returncode == 2
+
+
+async def test_podman_events_push_changes_without_polling(
+    tmp_path: Path, tmp_workspace: Path, workspace_container
+) -> None:
+    """With polling set to a minute, only podman's event stream can tell in seconds."""
+    ctr = workspace_container(tmp_workspace)
+    settings = {"containerBackend": "podman", "pollInterval": 60}
+    async with session([tmp_workspace], tmp=tmp_path, settings=settings) as s:
+        await s.status.wait_for(reason_is(tmp_workspace, None, "container"))
+        mark = s.status.mark()
+        pm.stop(ctr.name)
+        await s.status.wait_for(
+            reason_is(tmp_workspace, "container-not-running", "host"), timeout=15, after=mark
+        )
+        mark = s.status.mark()
+        pm.start(ctr.name)
+        await s.status.wait_for(reason_is(tmp_workspace, None, "container"), timeout=15, after=mark)
