@@ -72,6 +72,7 @@ def raw_converter() -> Any:
 
 class SeroProtocol(LanguageServerProtocol):
     router: Router | None = None
+    shutdown_requested = False
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
@@ -84,7 +85,8 @@ class SeroProtocol(LanguageServerProtocol):
     @lsp_method(types.EXIT)
     def lsp_exit(self, *args: Any) -> None:  # type: ignore[override]
         """End the session; the server cleans up before the process exits (no sys.exit here)."""
-        self._server.request_exit(0 if self._shutdown else 1)  # type: ignore[attr-defined]
+        asked = self._shutdown or self.shutdown_requested
+        self._server.request_exit(0 if asked else 1)  # type: ignore[attr-defined]
 
     def is_local(self, method: str) -> bool:
         return method in LOCAL_METHODS or method.startswith("sero/")
@@ -111,6 +113,9 @@ class SeroProtocol(LanguageServerProtocol):
             self._reject(msg, framing.INVALID_REQUEST, "method must be a string")
             return
         if self.is_local(method):
+            if method == types.SHUTDOWN:
+                # `exit` may arrive while the (async) shutdown still stops the servers
+                self.shutdown_requested = True
             if self.router is not None:
                 if method == types.INITIALIZE:
                     self.router.observe_initialize(msg.get("params"))  # type: ignore[arg-type]
