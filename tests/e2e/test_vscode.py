@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
-import selectors
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -259,19 +260,27 @@ def run_driver(
     )
     assert proc.stdout is not None and proc.stdin is not None
     run = DriverRun([], [], [])
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
+    # A thread reads the driver's lines: select() on a buffered pipe can miss lines already read.
+    lines: queue.Queue[str | None] = queue.Queue()
+    stdout = proc.stdout
+
+    def pump() -> None:
+        for raw in stdout:
+            lines.put(raw.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
     deadline = time.monotonic() + timeout
     try:
         while True:
             left = deadline - time.monotonic()
             assert left > 0, f"driver {scenario} took over {timeout} s:\n" + "\n".join(run.lines)
-            if not sel.select(timeout=left):
+            try:
+                line = lines.get(timeout=left)
+            except queue.Empty:
                 continue
-            line = proc.stdout.readline()
-            if not line:
+            if line is None:
                 break
-            line = line.rstrip("\n")
             run.lines.append(line)
             if line.startswith("STEP "):
                 name = line.split(" ", 1)[1]
@@ -288,7 +297,6 @@ def run_driver(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        sel.close()
         (OUT_DIR / f"{scenario}.log").write_text("\n".join(run.lines) + "\n")
     server_log = cs.home / "sero-ls.log"
     if server_log.exists():

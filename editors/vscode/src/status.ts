@@ -20,6 +20,8 @@ export class StatusView implements vscode.Disposable {
     private readonly changed = new vscode.EventEmitter<void>();
     private lastFolder: vscode.WorkspaceFolder | undefined;
     private client: ClientState = { kind: 'starting' };
+    /** What was last shown: an unchanged status is not pushed again (that would close an open hover). */
+    private shown = '';
 
     /** Fires after each re-render (tests and the state file listen). */
     readonly onDidRender = this.changed.event;
@@ -100,6 +102,11 @@ export class StatusView implements vscode.Disposable {
 
     private render(): void {
         const status = this.currentStatus();
+        const signature = JSON.stringify([this.client, status ? { ...status, checkedAt: null } : null]);
+        if (signature === this.shown) {
+            return;
+        }
+        this.shown = signature;
         if (status) {
             const p = present(status);
             const tooltip = new vscode.MarkdownString(p.tooltip, true);

@@ -92,17 +92,27 @@ async function shotStatusBar(page, name) {
 
 /** Hover the indicator and return the tooltip's text once it names `needle`. */
 async function tooltip(page, needle, name) {
-    await page.mouse.move(700, 300);
-    await page.locator(ITEM).hover();
     const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: needle }).first();
-    await hover.waitFor({ state: 'visible', timeout: 15000 });
-    const text = await hover.textContent();
-    const bar = await page.locator('.part.statusbar').boundingBox();
-    const box = await hover.boundingBox();
-    const top = Math.max(0, Math.min(box.y, bar.y) - 10);
     const file = path.join(OUT_DIR, `${name}.png`);
-    await page.screenshot({ path: file, clip: { x: 0, y: top, width: Math.max(700, box.x + box.width + 10),
-        height: bar.y + bar.height - top } });
+    let text = null;
+    // A hover can close under us (the workbench re-lays out the status bar): hover again until
+    // its text and a screenshot of it are taken.
+    await until(`a tooltip naming ${needle}`, async () => {
+        await page.mouse.move(700, 300);
+        await page.locator(ITEM).hover();
+        try {
+            await hover.waitFor({ state: 'visible', timeout: 3000 });
+            text = await hover.textContent({ timeout: 1000 });
+            const bar = await page.locator('.part.statusbar').boundingBox({ timeout: 1000 });
+            const box = await hover.boundingBox({ timeout: 1000 });
+            const top = Math.max(0, Math.min(box.y, bar.y) - 10);
+            await page.screenshot({ path: file, clip: { x: 0, y: top, width: Math.max(700, box.x + box.width + 10),
+                height: bar.y + bar.height - top } });
+            return true;
+        } catch {
+            return false;
+        }
+    }, 30000);
     console.log(`SHOT ${file}`);
     await page.mouse.move(700, 300);
     await page.keyboard.press('Escape');
@@ -230,10 +240,13 @@ const scenarios = {
         await waitStatus(page, 'Host (degraded)');
         await tooltip(page, 'container-cli-missing', 'tooltip-multiroot-beta');
         // The language status item ({} beside the language mode) carries the same facts.
-        await page.locator('[id="status.languageStatus"]').hover();
         const language = page.locator('.workbench-hover, .monaco-hover')
             .filter({ hasText: 'Host (degraded)' }).filter({ hasText: 'container-cli-missing' }).first();
-        await language.waitFor({ state: 'visible', timeout: 15000 });
+        await until('the language status hover', async () => {
+            await page.mouse.move(700, 300);
+            await page.locator('[id="status.languageStatus"]').hover();
+            return language.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false);
+        }, 30000);
         await shot(page, 'language-status-multiroot-beta');
         // VS Code's Severity.Warning is 2: the item is flagged, not just informative.
         await language.locator('.severity.sev2').waitFor({ state: 'attached', timeout: 5000 });
