@@ -57,6 +57,7 @@ USER_SETTINGS = {
     "sero.trace.server": "verbose",
     # jedi offers posixpath and ntpath for os.path: open the first instead of a peek view.
     "editor.gotoLocation.multipleDefinitions": "goto",
+    "terminal.integrated.gpuAcceleration": "off",
 }
 PYLSP = {"pylsp": {"command": ["pylsp"], "languages": ["python"]}}
 
@@ -114,7 +115,7 @@ class Workbench:
     vsix: Path
     started: list[CodeServer] = field(default_factory=list)
 
-    def start(self, name: str) -> CodeServer:
+    def start(self, name: str, env_extra: dict[str, str] | None = None) -> CodeServer:
         home = self.tmp / f"cs-{name}"
         dirs = {k: home / k for k in ("user", "ext", "config", "data", "state", "cache")}
         for d in dirs.values():
@@ -137,6 +138,7 @@ class Workbench:
             XDG_CACHE_HOME=str(dirs["cache"]),
             SERO_VSCODE_STATE_FILE=str(home / "state.json"),
         )
+        env.update(env_extra or {})
         base = [
             str(CODE_SERVER),
             "--user-data-dir",
@@ -360,18 +362,37 @@ def test_podman_container_then_stopped_outside_the_editor(
         tmp_workspace, {**settings, "sero.containerCli": "/nonexistent/container"}
     )
     container = workspace_container(folder)
-    cs = workbench.start("container")
+    logs = tmp_workspace.parent / "logs"
+    logs.mkdir()
+    (logs / "sero-vite.log").write_text("VITE v5.4.0  ready in 312 ms\n")
+    cs = workbench.start("container", {"SERO_LS_LOG_DIR": str(logs)})
     stopped: list[float] = []
 
     def fix_settings() -> None:
         write_workspace(folder, settings)
+
+    def check_terminal() -> None:
+        # The shell ran inside the container, at the folder's mount point, not on the host.
+        where = folder / "where.txt"
+        deadline = time.monotonic() + 30
+        while not (where.exists() and where.read_text().strip()):
+            assert time.monotonic() < deadline, "the terminal's command never ran"
+            time.sleep(0.1)
+        assert where.read_text().strip() == container.dest
 
     def stop_container() -> None:
         pm.stop(container.name)
         stopped.append(time.monotonic())
 
     run = run_driver(
-        cs, "container", folder, {"fix-settings": fix_settings, "stop-container": stop_container}
+        cs,
+        "container",
+        folder,
+        {
+            "fix-settings": fix_settings,
+            "check-terminal": check_terminal,
+            "stop-container": stop_container,
+        },
     )
     assert stopped, "the driver never asked to stop the container"
     assert {"status-container.png", "status-container-stopped.png"} <= {p.name for p in run.shots}

@@ -194,33 +194,29 @@ export class Commands {
     }
 
     async openLogs(): Promise<void> {
-        const items: (vscode.QuickPickItem & { path?: string })[] = [
-            { label: '$(output) Sero output channel', detail: 'This extension and the LSP trace' },
+        const showChannel = async () => this.output.show();
+        const items: Action[] = [
+            { label: '$(output) Sero output channel', detail: 'This extension: which sero-ls, its state, errors', run: showChannel },
         ];
         const client = this.sero.current();
         if (client) {
             const result = await client.sendRequest(logs, {});
             for (const log of result.logs) {
+                const path = log.path;
                 items.push({
                     label: `$(file) ${log.name}`,
                     description: log.exists ? `${log.size ?? 0} bytes` : 'not created yet',
-                    detail: log.path,
-                    path: log.exists ? log.path : undefined,
+                    detail: path ?? 'sero-ls logs to stderr (no --log-file)',
+                    run: log.exists && path
+                        ? async () => vscode.window.showTextDocument(
+                            await vscode.workspace.openTextDocument(vscode.Uri.file(path)), { preview: true })
+                        : async () => vscode.window.showInformationMessage(
+                            path ? `Sero: ${path} does not exist yet.` : 'Sero: sero-ls writes no log file.'),
                 });
             }
         }
-        const pick = await vscode.window.showQuickPick(items, { title: 'Sero: open a log' });
-        if (!pick) {
-            return;
-        }
-        if (pick.path) {
-            const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(pick.path));
-            await vscode.window.showTextDocument(doc, { preview: true });
-        } else if (pick.detail && pick !== items[0]) {
-            void vscode.window.showInformationMessage(`Sero: ${pick.detail} does not exist yet.`);
-        } else {
-            this.output.show();
-        }
+        const pick = await vscode.window.showQuickPick(items, { title: 'Sero: open a log', matchOnDetail: true });
+        await pick?.run?.();
     }
 
     async openTerminal(folder?: vscode.WorkspaceFolder): Promise<void> {
@@ -231,11 +227,12 @@ export class Commands {
         const client = await this.sero.ready();
         const spec = await client.sendRequest(resolveTerminal, { uri: client.code2ProtocolConverter.asUri(target.uri) });
         const [shellPath, ...shellArgs] = spec.argv;
+        this.output.info(`Terminal for ${target.name}: ${spec.argv.join(' ')}${spec.message ? ` (${spec.message})` : ''}`);
         const terminal = vscode.window.createTerminal({
-            name: `Sero: ${target.name} (${spec.mode})`,
+            name: `Sero: ${spec.title ?? target.name} (${spec.mode})`,
             shellPath,
             shellArgs,
-            cwd: spec.mode === 'host' ? spec.cwd : target.uri.fsPath,
+            cwd: spec.cwd || target.uri.fsPath,
             env: spec.env,
             iconPath: new vscode.ThemeIcon(spec.mode === 'container' ? 'vm' : 'terminal'),
         });

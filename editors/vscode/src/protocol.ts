@@ -65,13 +65,17 @@ export interface FoldersParams {
 export interface TerminalSpec {
     mode: Mode;
     argv: string[];
+    /** On the host (the process's working directory; a container shell gets its own in argv). */
     cwd: string;
     env: Record<string, string>;
+    /** sero-ls extensions: a terminal title and a one-line explanation. */
+    title?: string;
+    message?: string;
 }
 
 export interface LogEntry {
     name: string;
-    path: string;
+    path: string | null;
     exists: boolean;
     size: number | null;
     modified: string | null;

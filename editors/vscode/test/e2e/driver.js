@@ -224,6 +224,26 @@ const scenarios = {
         await waitStatus(page, 'Container', 60000);
         await shotStatusBar(page, 'status-container');
         await tooltip(page, 'Container', 'tooltip-container');
+
+        // Open Logs: sero/logs lists Sero's logs; an existing one opens in an editor.
+        await runCommand(page, 'Sero: Open Logs');
+        await pick(page, 'sero-vite.log');
+        await until('the vite log in an editor', () => {
+            const s = state();
+            return s && s.activeEditor && s.activeEditor.uri.endsWith('/sero-vite.log');
+        });
+        await shot(page, 'open-logs-vite');
+
+        // Open Terminal: sero/resolveTerminal gives a shell inside the container at the mapped folder.
+        await runCommand(page, 'Sero: Open Terminal');
+        const terminal = page.locator('.terminal-wrapper.active .xterm').first();
+        await terminal.waitFor({ state: 'visible', timeout: 30000 });
+        await terminal.click();
+        await page.keyboard.type('pwd > where.txt');
+        await page.keyboard.press('Enter');
+        await step('check-terminal');
+        await shot(page, 'terminal-container');
+
         await step('stop-container');
         await waitStatus(page, 'Host (degraded)', 60000);
         await shotStatusBar(page, 'status-container-stopped');
