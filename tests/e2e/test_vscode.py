@@ -28,6 +28,7 @@ import psutil
 import pytest
 
 from tests.support import podman as pm
+from tests.support.apple import AppleStandin
 
 pytestmark = [pytest.mark.editor]
 
@@ -406,6 +407,22 @@ def test_podman_container_then_stopped_outside_the_editor(
         True,
         "container-not-running",
     )
+
+
+def test_start_container_system_from_the_palette(
+    workbench: Workbench, tmp_workspace: Path, apple_standin: AppleStandin
+) -> None:
+    """Apple backend (the `container` stand-in over podman) with its system stopped."""
+    folder = write_workspace(
+        tmp_workspace,
+        {"sero.containerBackend": "apple", "sero.containerCli": str(apple_standin.cli)},
+    )
+    apple_standin.create(folder)  # type: ignore[attr-defined]
+    apple_standin.set_system("stopped")
+    standin_env = {k: v for k, v in apple_standin.env.items() if k.startswith("SERO_FAKE_APPLE")}
+    cs = workbench.start("system", standin_env)
+    run_driver(cs, "system", folder)
+    assert (apple_standin.state_dir / "system").read_text().strip() == "running"
 
 
 def test_multi_root_indicator_follows_the_active_editor(

@@ -250,6 +250,16 @@ const scenarios = {
         await tooltip(page, 'container-not-running', 'tooltip-container-stopped');
     },
 
+    // Apple's container system is stopped: Start Container System from the palette brings the folder up.
+    async system(page) {
+        await openWorkbench(page);
+        await waitStatus(page, 'Host (degraded)');
+        await tooltip(page, 'container-system-not-running', 'tooltip-system-stopped');
+        await runCommand(page, 'Sero: Start Container System');
+        await waitStatus(page, 'Container');
+        await shotStatusBar(page, 'status-system-started');
+    },
+
     // Two folders in one window: the indicator follows the active editor's folder.
     async multiroot(page) {
         await openWorkbench(page);
