@@ -353,6 +353,8 @@ def test_no_container_runtime_degrades_then_switch_to_host(
     assert texts[-1] == "$(device-desktop) Host"
     assert "$(warning) Host (degraded)" in texts
     assert not [d for d in state["diagnostics"] if d["code"] == "container-cli-missing"]
+    assert cs.output_channel().count("Starting sero-ls from") == 2, "no restart"
+    assert state["folders"][0]["requested"] == "host", "the switch did not survive the restart"
 
 
 def test_podman_container_then_stopped_outside_the_editor(

@@ -12,6 +12,7 @@ import {
     setRuntime,
     workspaceStatus,
 } from './protocol';
+import type { ReportDocument } from './reportDocument';
 import type { StatusView } from './status';
 
 interface Action extends vscode.QuickPickItem {
@@ -29,6 +30,7 @@ export class Commands {
         private readonly sero: SeroClient,
         private readonly view: StatusView,
         private readonly output: vscode.LogOutputChannel,
+        private readonly report: ReportDocument,
     ) {}
 
     register(): vscode.Disposable[] {
@@ -189,8 +191,7 @@ export class Commands {
 
     async showDoctorReport(): Promise<void> {
         const folders = await this.refresh();
-        const doc = await vscode.workspace.openTextDocument({ content: doctorReport(folders), language: 'markdown' });
-        await vscode.window.showTextDocument(doc, { preview: true });
+        await this.report.show(doctorReport(folders));
     }
 
     async openLogs(): Promise<void> {

@@ -4,6 +4,7 @@ import { SeroClient } from './client';
 import { Commands } from './commands';
 import { ContainerFiles } from './containerFiles';
 import { CONTAINER_SCHEME } from './protocol';
+import { REPORT_SCHEME, ReportDocument } from './reportDocument';
 import { affectsSero, onlyTraceChanged } from './settings';
 import { StatusView } from './status';
 import { stateFileWriter } from './testHook';
@@ -17,9 +18,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const view = new StatusView();
     sero = new SeroClient(output, view);
     const files = new ContainerFiles(sero, output);
-    const commands = new Commands(sero, view, output);
-    context.subscriptions.push(output, view, sero, files, ...commands.register());
-    context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(CONTAINER_SCHEME, files));
+    const report = new ReportDocument();
+    const commands = new Commands(sero, view, output, report);
+    context.subscriptions.push(output, view, sero, files, report, ...commands.register());
+    context.subscriptions.push(
+        vscode.workspace.registerTextDocumentContentProvider(CONTAINER_SCHEME, files),
+        vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, report),
+    );
     const hook = stateFileWriter(view);
     if (hook) {
         context.subscriptions.push(hook);

@@ -83,12 +83,24 @@ export function present(status: FolderStatus): Presentation {
     return { label: name, icon: icon(status), detail, tooltip: lines.join('\n'), warning: status.degraded };
 }
 
+/** A file URI as a path (`file:///a%20b` -> `/a b`); other URIs unchanged. */
+export function displayPath(uri: string): string {
+    if (!uri.startsWith('file://')) {
+        return uri;
+    }
+    try {
+        return decodeURIComponent(new URL(uri).pathname);
+    } catch {
+        return uri;
+    }
+}
+
 /** A plain-text report of every folder, like `sero-ls doctor`. */
 export function doctorReport(folders: FolderStatus[]): string {
     const out: string[] = ['# Sero doctor report', ''];
     for (const s of folders) {
         out.push(`## ${s.name}: ${label(s)}`, '');
-        out.push(`* folder: ${s.uri}`);
+        out.push(`* folder: ${displayPath(s.uri)}`);
         out.push(`* requested: ${s.requested}, mode: ${s.mode}, degraded: ${s.degraded}`);
         out.push(`* reason: ${s.reason ?? '-'}`);
         out.push(`* message: ${s.message}`);

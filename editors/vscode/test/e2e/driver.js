@@ -204,6 +204,17 @@ const scenarios = {
         await page.keyboard.press('Escape');
         log('the quick pick offers the runtimes, the code actions and the tools');
 
+        await runCommand(page, 'Sero: Show Doctor Report');
+        await until('the doctor report', async () => {
+            const s = state();
+            const text = (await page.locator('.monaco-editor .view-lines').first().innerText().catch(() => ''))
+                .replace(/\u00a0/g, ' ');
+            return s && s.activeEditor && s.activeEditor.uri.startsWith('sero-report:')
+                && s.activeEditor.languageId === 'markdown'
+                && text.includes('Sero doctor report') && text.includes('container-cli-missing');
+        });
+        await shot(page, 'doctor-report');
+
         await runCommand(page, 'Sero: Switch Runtime');
         await quickInput(page, 'host');
         await pick(page, 'Run on the host');
@@ -213,6 +224,14 @@ const scenarios = {
         await waitProblems(page, 'no capability diagnostic', async (rows) => rows.length === 0
             && (await page.locator('.markers-panel').textContent()).includes('No problems have been detected'));
         await shot(page, 'problems-host');
+
+        // A restart of sero-ls keeps the switched runtime (persisted per user by sero/setRuntime).
+        const before = state().events.length;
+        await runCommand(page, 'Sero: Restart Language Servers');
+        // While it restarts the indicator shows a placeholder ("Sero", no runtime).
+        await until('the indicator to show the restart', () => state().events.slice(before)
+            .some((e) => e.text.endsWith(' Sero')));
+        await waitStatus(page, 'Host');
     },
 
     // A folder backed by a running podman container; stopping it outside the editor degrades the folder.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { doctorReport, label, present, unavailable } from '../../src/present';
+import { displayPath, doctorReport, label, present, unavailable } from '../../src/present';
 import type { FolderStatus } from '../../src/protocol';
 
 function status(over: Partial<FolderStatus>): FolderStatus {
@@ -64,4 +64,9 @@ test('the doctor report lists every folder with capabilities and mounts', () => 
     assert.match(report, /\| language-servers \| no \| container-not-running \|/);
     assert.match(report, /mount: \/home\/u\/proj -> \/workspace/);
     assert.match(report, /remedy: `podman start sero-proj`/);
+});
+
+test('display paths decode file URIs and leave others alone', () => {
+    assert.equal(displayPath('file:///tmp/my%20proj%20%C3%A9'), '/tmp/my proj é');
+    assert.equal(displayPath('sero-container://c/usr/lib/x.py'), 'sero-container://c/usr/lib/x.py');
 });
