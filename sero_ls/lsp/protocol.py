@@ -39,6 +39,16 @@ LOCAL_METHODS = {
 }
 
 
+# Client notifications sero-ls handles itself AND the proxy passes on (see Router.also_local).
+SHARED_NOTIFICATIONS = {
+    types.INITIALIZED,
+    types.WORKSPACE_DID_CHANGE_CONFIGURATION,
+    types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS,
+    types.SET_TRACE,
+    types.WINDOW_WORK_DONE_PROGRESS_CANCEL,
+}
+
+
 class Router(Protocol):
     """The proxy side: what sero-ls does with messages it does not answer itself."""
 
@@ -48,8 +58,8 @@ class Router(Protocol):
     def initialize_result(self, own: dict[str, Any]) -> dict[str, Any]:
         """The initialize result to send, given sero-ls' own."""
 
-    def configuration_changed(self, params: Any) -> None:
-        """The client's settings changed (raw didChangeConfiguration params)."""
+    def also_local(self, message: dict[str, Any]) -> None:
+        """A notification sero-ls handles itself that the servers need too (raw)."""
 
     def from_client(self, message: dict[str, Any]) -> bool:
         """Take a client message; False when no backend wants it (then sero-ls answers)."""
@@ -119,8 +129,8 @@ class SeroProtocol(LanguageServerProtocol):
             if self.router is not None:
                 if method == types.INITIALIZE:
                     self.router.observe_initialize(msg.get("params"))  # type: ignore[arg-type]
-                elif method == types.WORKSPACE_DID_CHANGE_CONFIGURATION:
-                    self.router.configuration_changed(msg.get("params"))
+                elif method in SHARED_NOTIFICATIONS:
+                    self.router.also_local(msg)
             self._dispatch(msg)
             return
         if self._shutdown:

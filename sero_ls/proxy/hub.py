@@ -81,6 +81,7 @@ class Hub:
         self._producer: dict[str, Instance] = {}
         self._ids = itertools.count(1)
         self.last_configuration: dict[str, Any] | None = None  # wrapper mode: replayed on restart
+        self.client_initialized = False
 
     # ================================================================ lifecycle
 
@@ -284,11 +285,12 @@ class Hub:
         inst.init_result = result if isinstance(result, dict) else {}
         caps = inst.init_result.get("capabilities")
         inst.capabilities = caps if isinstance(caps, dict) else {}
-        conn.notify("initialized", {})
-        if self.wrapper is None and inst.spec.settings is not None:
-            conn.notify("workspace/didChangeConfiguration", {"settings": inst.spec.settings})
-        elif self.wrapper is not None and self.last_configuration is not None:
-            self._send(inst, self.last_configuration)
+        if self.wrapper is not None and not self.client_initialized:
+            # The wrapped server hears `initialized` when the editor says it (also_local),
+            # i.e. after the editor has the initialize result, as the protocol has it.
+            inst.awaiting_initialized = True
+        else:
+            self._after_initialized(inst, conn)
         if not inst.force_host:
             inst.state, inst.reason, inst.message = "running", None, None
         else:
@@ -299,6 +301,13 @@ class Hub:
         inst.flush()
         log.info("[%s] running (pid %s)", inst.name, conn.pid)
         await self.ls.manager.notify_servers_changed(inst.folder.uri)
+
+    def _after_initialized(self, inst: Instance, conn: Connection) -> None:
+        conn.notify("initialized", {})
+        if self.wrapper is None and inst.spec.settings is not None:
+            conn.notify("workspace/didChangeConfiguration", {"settings": inst.spec.settings})
+        elif self.wrapper is not None and self.last_configuration is not None:
+            self._send(inst, self.last_configuration)
 
     async def _fall_back_to_host(self, inst: Instance, why: str) -> None:
         """The command is not in the container: run it on the host, if the host has it."""
@@ -679,6 +688,26 @@ class Hub:
                 by_inst.setdefault(id(inst), (inst, []))[1].append(change)
         for inst, subset in by_inst.values():
             self._send(inst, {**msg, "params": {**params, "changes": subset}})
+
+    def also_local(self, msg: dict[str, Any]) -> None:
+        """Notifications sero-ls handles that the servers need as well."""
+        method = msg.get("method")
+        params = msg.get("params")
+        if method == "initialized":
+            self.client_initialized = True
+            for inst in self.all_instances():
+                if inst.awaiting_initialized and inst.conn is not None:
+                    inst.awaiting_initialized = False
+                    self._after_initialized(inst, inst.conn)
+        elif method == "workspace/didChangeConfiguration":
+            self.configuration_changed(params)
+        elif method == "workspace/didChangeWorkspaceFolders":
+            if self.wrapper is not None:  # the wrapped server sees the editor's folders
+                for inst in self.all_instances():
+                    self._send(inst, msg)
+        else:  # $/setTrace, window/workDoneProgress/cancel: the servers' business too
+            for inst in self.all_instances():
+                self._send(inst, msg)
 
     def configuration_changed(self, params: Any) -> None:
         if self.wrapper is not None:

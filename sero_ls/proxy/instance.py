@@ -53,6 +53,7 @@ class Instance:
     container_id: str | None = None
     backend: Any = None  # the container runtime's Backend when in a container
     watchdog: Any = None  # pid -> argv of the watchdog that ends the server if sero-ls dies
+    awaiting_initialized: bool = False  # wrapper mode: `initialized` waits for the editor's
     force_host: bool = False  # the command is missing in the container: runs on the host
     registrations: dict[str, str] = attrs.field(factory=dict)  # client-facing id -> method
     open_docs: set[str] = attrs.field(factory=set)  # URIs this server has been sent didOpen for

@@ -497,28 +497,9 @@ async def test_editor_gone_ends_proxy_and_backend(tmp_path: Path, mode: str) -> 
         await wait_gone(backend_pid)
 
 
-# ====================================================================== gaps found (issue #3)
-# Each is a strict xfail naming the fault: when the fix lands the XPASS fails the run,
-# and the mark is removed.
-
-GAP_LOCAL = pytest.mark.xfail(
-    strict=True,
-    reason="sero_ls/lsp/protocol.py LOCAL_METHODS: $/setTrace and window/workDoneProgress/cancel "
-    "are answered by pygls and never given to the router (hub.py should forward them)",
-)
-GAP_INITIALIZED = pytest.mark.xfail(
-    strict=True,
-    reason="sero_ls/proxy/hub.py _start: wrapper mode sends `initialized` to the server during "
-    "the client's initialize, before the client has the result",
-)
-GAP_FOLDERS = pytest.mark.xfail(
-    strict=True,
-    reason="sero_ls/lsp/protocol.py handle_raw: didChangeWorkspaceFolders is local only; "
-    "wrapper mode never forwards it to the wrapped server",
-)
+# =================================================== gaps found and fixed (issue #3)
 
 
-@GAP_LOCAL
 @pytest.mark.parametrize("mode", MODES)
 async def test_client_notifications_sero_ls_also_handles_reach_the_backend(
     tmp_path: Path, mode: str
@@ -571,7 +552,6 @@ async def test_backend_cancel_of_its_request_names_the_id_the_client_saw(
         assert cancel["params"] == {"id": req["id"]}
 
 
-@GAP_INITIALIZED
 async def test_wrapper_backend_is_initialized_after_the_client(tmp_path: Path) -> None:
     """In wrapper mode the backend's `initialized` is the client's: it may send requests
     (registerCapability, configuration) only after the client has its initialize result."""
@@ -582,7 +562,6 @@ async def test_wrapper_backend_is_initialized_after_the_client(tmp_path: Path) -
         assert (await p.state(uri))["initialized"] is True
 
 
-@GAP_FOLDERS
 async def test_wrapper_forwards_workspace_folder_changes(tmp_path: Path) -> None:
     async with start("wrapper", tmp_path) as p:
         other = tmp_path / "other"
