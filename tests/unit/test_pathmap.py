@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sero_ls.proxy import urimap
+from sero_ls.proxy import pathmap, urimap
 from sero_ls.proxy.pathmap import (
     PathMapper,
     container_file_uri,
@@ -430,3 +430,20 @@ def test_publish_diagnostics_and_definition_through_urimap() -> None:
     result = [{"uri": "file:///opt/lib/x.py", "range": rng}]
     defs = urimap.map_result("textDocument/definition", "to_client", result, m.to_host)
     assert defs == [{"uri": "file:///home/u/proj/vendor/lib/x.py", "range": rng}]
+
+
+def test_remembered_spellings_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pathmap, "MAX_REMEMBERED", 3)
+    m = mapper()
+    spelled = [f"file:///home/u/proj/%c3%a9{i}.py" for i in range(5)]
+    for uri in spelled:
+        m.to_container(uri)
+    assert len(m._originals) == 3
+    # the oldest two are forgotten: canonical spelling; the newest keep the client's
+    assert m.to_host("file:///workspace/%C3%A90.py") == "file:///home/u/proj/%C3%A90.py"
+    assert m.to_host("file:///workspace/%C3%A94.py") == spelled[4]
+    # using one again keeps it: it is the most recent now
+    m.to_container(spelled[2])
+    m.to_container("file:///home/u/proj/other.py")
+    assert m.to_host("file:///workspace/%C3%A92.py") == spelled[2]
+    assert m.to_host("file:///workspace/%C3%A93.py") == "file:///home/u/proj/%C3%A93.py"

@@ -67,22 +67,23 @@ def under(path: str, root: str) -> str | None:
     return path[len(root) :] if path.startswith(root + "/") else None
 
 
-def oracle_to_container(mounts: list[Mount], host_path: str) -> str | None:
-    path = posixpath.normpath(host_path)
-    for m in sorted(mounts, key=lambda m: len(m.host), reverse=True):
-        rest = under(path, m.host)
+def oracle_map(mounts: list[Mount], path: str, *, to_container: bool) -> str | None:
+    """Oracle: the longest mount prefix (source or destination) of `path`, replaced."""
+    path = posixpath.normpath(path)
+    pairs = [(m.host, m.container) if to_container else (m.container, m.host) for m in mounts]
+    for src, dst in sorted(pairs, key=lambda p: len(p[0]), reverse=True):
+        rest = under(path, src)
         if rest is not None:
-            return m.container + rest
+            return dst + rest
     return None
+
+
+def oracle_to_container(mounts: list[Mount], host_path: str) -> str | None:
+    return oracle_map(mounts, host_path, to_container=True)
 
 
 def oracle_to_host(mounts: list[Mount], container_path: str) -> str | None:
-    path = posixpath.normpath(container_path)
-    for m in sorted(mounts, key=lambda m: len(m.container), reverse=True):
-        rest = under(path, m.container)
-        if rest is not None:
-            return m.host + rest
-    return None
+    return oracle_map(mounts, container_path, to_container=False)
 
 
 def in_a_destination(mounts: list[Mount], path: str) -> bool:
