@@ -116,20 +116,23 @@ class Workbench:
     vsix: Path
     started: list[CodeServer] = field(default_factory=list)
 
-    def start(self, name: str, env_extra: dict[str, str] | None = None) -> CodeServer:
+    def start(
+        self, name: str, env_extra: dict[str, str] | None = None, *, server_path: bool = True
+    ) -> CodeServer:
         home = self.tmp / f"cs-{name}"
         dirs = {k: home / k for k in ("user", "ext", "config", "data", "state", "cache")}
         for d in dirs.values():
             d.mkdir(parents=True)
         (dirs["user"] / "User").mkdir()
         settings = dict(USER_SETTINGS)
-        settings["sero.serverPath"] = [
-            str(SERO_LS),
-            "serve",
-            "--log-file",
-            str(home / "sero-ls.log"),
-            "-v",
-        ]
+        if server_path:
+            settings["sero.serverPath"] = [
+                str(SERO_LS),
+                "serve",
+                "--log-file",
+                str(home / "sero-ls.log"),
+                "-v",
+            ]
         (dirs["user"] / "User" / "settings.json").write_text(json.dumps(settings, indent=1))
         env = node_env()
         env.update(
@@ -355,6 +358,19 @@ def test_no_container_runtime_degrades_then_switch_to_host(
     assert not [d for d in state["diagnostics"] if d["code"] == "container-cli-missing"]
     assert cs.output_channel().count("Starting sero-ls from") == 2, "no restart"
     assert state["folders"][0]["requested"] == "host", "the switch did not survive the restart"
+
+
+def test_missing_server_says_how_to_install(workbench: Workbench, tmp_workspace: Path) -> None:
+    folder = write_workspace(tmp_workspace, {})
+    # No setting, no venv in the folder, and no sero-ls on PATH.
+    dirs = node_env()["PATH"].split(os.pathsep)
+    path = os.pathsep.join(d for d in dirs if d and not (Path(d) / "sero-ls").exists())
+    cs = workbench.start("missing", {"PATH": path}, server_path=False)
+    run_driver(cs, "missing", folder)
+    state = json.loads(cs.state_file.read_text())
+    assert state["statusBar"]["text"] == "$(error) Sero: not installed"
+    assert "pipx install sero-ls" in state["statusBar"]["tooltip"]
+    assert "PATH: no sero-ls" in cs.output_channel()
 
 
 def test_podman_container_then_stopped_outside_the_editor(

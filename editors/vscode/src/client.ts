@@ -62,7 +62,7 @@ export class SeroClient implements vscode.Disposable {
         if (this.client?.state === State.Running) {
             return this.client;
         }
-        if (!this.starting && !this.client) {
+        if (!this.starting && (!this.client || this.client.state === State.Stopped)) {
             throw new Error('sero-ls is not running (see the Sero output channel).');
         }
         return new Promise<LanguageClient>((resolve, reject) => {
@@ -126,7 +126,7 @@ export class SeroClient implements vscode.Disposable {
         if (!lookup.launch) {
             const message = `sero-ls was not found (checked the settings sero.serverPath and sero.interpreter, `
                 + `the project's .venv and PATH). Install it with \`${INSTALL_COMMAND}\`, `
-                + `or \`python -m pip install sero-ls\` in the project's virtual environment, then reload.`;
+                + `or \`python -m pip install sero-ls\` in the project's virtual environment, then run Sero: Restart Language Servers.`;
             this.output.error(message);
             this.view.setClientState({ kind: 'missing', message });
             this.readyWaiters.splice(0).forEach((w) => w.reject(new Error(message)));
@@ -175,7 +175,9 @@ export class SeroClient implements vscode.Disposable {
                 return;
             }
             if (e.newState === State.Running) {
+                // Also after the client restarted a crashed server by itself.
                 this.view.setClientState({ kind: 'running' });
+                this.readyWaiters.splice(0).forEach((w) => w.resolve(client));
             } else if (e.newState === State.Stopped) {
                 this.view.setClientState({ kind: 'failed', message: 'sero-ls stopped: see the Sero output channel.' });
             }

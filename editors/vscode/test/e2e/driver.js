@@ -269,6 +269,20 @@ const scenarios = {
         await tooltip(page, 'container-not-running', 'tooltip-container-stopped');
     },
 
+    // No sero-ls anywhere: the indicator and a notification say so, with the install command.
+    async missing(page) {
+        await openWorkbench(page);
+        await waitStatus(page, 'Sero: not installed');
+        const toast = page.locator('.notifications-toasts .notification-list-item')
+            .filter({ hasText: 'pipx install sero-ls' }).first();
+        await toast.waitFor({ state: 'visible', timeout: 30000 });
+        for (const button of ['Copy Install Command', 'Open Settings']) {
+            await toast.locator('.monaco-button', { hasText: button }).waitFor({ timeout: 5000 });
+        }
+        await shot(page, 'missing-server');
+        log('not installed: status bar and a notification with the install command');
+    },
+
     // Apple's container system is stopped: Start Container System from the palette brings the folder up.
     async system(page) {
         await openWorkbench(page);
