@@ -60,7 +60,16 @@ def _under(path: str, root: str) -> str | None:
     if path == root:
         return ""
     prefix = root if root.endswith("/") else root + "/"
-    return path[len(root) :] if path.startswith(prefix) else None
+    # the rest keeps its leading "/", also below a root "/" mount
+    return path[len(prefix) - 1 :] if path.startswith(prefix) else None
+
+
+def _suffix(uri: str) -> str:
+    """The ``?query#fragment`` of a URI ('' when it has none): kept across the mapping."""
+    parts = urlsplit(uri)
+    return ("?" + parts.query if parts.query else "") + (
+        "#" + parts.fragment if parts.fragment else ""
+    )
 
 
 class PathMapper:
@@ -83,8 +92,18 @@ class PathMapper:
         path = posixpath.normpath(path)
         for m in self.by_host:
             rest = _under(path, m.host)
-            if rest is not None:
-                return m.container.rstrip("/") + rest if rest else m.container
+            if rest is None:
+                continue
+            cpath = m.container.rstrip("/") + rest if rest else m.container
+            # A nested mount (a volume over node_modules...) hides this file in the container.
+            if self._container_owner(cpath) == m:
+                return cpath
+        return None
+
+    def _container_owner(self, cpath: str) -> Mount | None:
+        for m in self.by_container:
+            if _under(cpath, m.container) is not None:
+                return m
         return None
 
     def container_to_host_path(self, path: str) -> str | None:
@@ -117,9 +136,10 @@ class PathMapper:
                 # Not under a mount: it stays as it is, and comes back as the client's own.
                 self._remember(value, value)
                 return value
-            if value.endswith("/") and not cpath.endswith("/"):
+            suffix = _suffix(value)
+            if value[: len(value) - len(suffix)].endswith("/") and not cpath.endswith("/"):
                 cpath += "/"
-            mapped = file_uri(cpath)
+            mapped = file_uri(cpath) + suffix
         self._remember(mapped, value)
         return mapped
 
@@ -135,12 +155,13 @@ class PathMapper:
         path = _file_path(value)
         if path is None:
             return value
+        suffix = _suffix(value)
         hpath = self.container_to_host_path(path)
         if hpath is None:
-            return container_file_uri(self.container_id, posixpath.normpath(path))
-        if value.endswith("/") and not hpath.endswith("/"):
+            return container_file_uri(self.container_id, posixpath.normpath(path)) + suffix
+        if value[: len(value) - len(suffix)].endswith("/") and not hpath.endswith("/"):
             hpath += "/"
-        return file_uri(hpath)
+        return file_uri(hpath) + suffix
 
     def _remember(self, container_uri: str, client_uri: str) -> None:
         self._originals[container_uri] = client_uri
@@ -162,4 +183,5 @@ class PathMapper:
         mapped = fn(head)
         if mapped is None:
             return value
-        return mapped + value[len(head) :]
+        tail = value[len(head.rstrip("/")) :]  # "/**/*.py", "/" or ""
+        return mapped.rstrip("/") + tail if tail else mapped
