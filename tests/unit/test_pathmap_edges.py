@@ -43,7 +43,9 @@ def test_root_destination_glob() -> None:
 def test_nested_mount_shadows_the_outer_one() -> None:
     # `-v proj:/workspace -v nm:/workspace/node_modules` (the usual node_modules volume)
     vol = "/var/lib/containers/storage/volumes/nm/_data"
-    m = PathMapper(CID, [Mount("/home/u/proj", "/workspace"), Mount(vol, "/workspace/node_modules")])
+    m = PathMapper(
+        CID, [Mount("/home/u/proj", "/workspace"), Mount(vol, "/workspace/node_modules")]
+    )
     # the host's own node_modules is not what the container sees at /workspace/node_modules
     assert m.host_to_container_path("/home/u/proj/node_modules/x.js") is None
     # actual: /workspace/node_modules/x.js, which maps back to vol + /x.js
