@@ -348,6 +348,8 @@ def test_no_container_runtime_degrades_then_switch_to_host(
             "sero.containerCli": "/nonexistent/container",
         },
     )
+    (folder / ".sero").mkdir()
+    (folder / ".sero" / "config.toml").write_text('# sero settings\nprobeTimeout = "soon"\n')
     cs = workbench.start("degraded")
     run = run_driver(cs, "degraded", folder)
     names = {p.name for p in run.shots}

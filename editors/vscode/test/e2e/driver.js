@@ -193,6 +193,13 @@ const scenarios = {
             (rows) => rows.some((r) => r.includes('container-cli-missing')));
         await shot(page, 'problems-degraded');
 
+        // An invalid .sero/config.toml: an Error on its line, squiggled in the editor.
+        await waitProblems(page, 'the config.toml error', (rows) => rows.some((r) => r.includes('invalid-setting')));
+        await openFile(page, 'config.toml');
+        await page.locator('.monaco-editor .squiggly-error').first().waitFor({ state: 'visible', timeout: 30000 });
+        await shot(page, 'config-toml-error');
+        log('config.toml error squiggled');
+
         // Clicking the indicator opens the quick pick, with the server's code actions for the diagnostic.
         await page.locator(ITEM).click();
         for (const label of ['Use Host', 'Use host mode for this folder', 'Start Container System',
@@ -221,8 +228,8 @@ const scenarios = {
         await waitStatus(page, 'Host');
         await shotStatusBar(page, 'status-host');
         await tooltip(page, 'runtime-host-selected', 'tooltip-host');
-        await waitProblems(page, 'no capability diagnostic', async (rows) => rows.length === 0
-            && (await page.locator('.markers-panel').textContent()).includes('No problems have been detected'));
+        await waitProblems(page, 'no capability diagnostic (the config.toml error stays)', (rows) =>
+            !rows.some((r) => r.includes('container-cli-missing')) && rows.some((r) => r.includes('invalid-setting')));
         await shot(page, 'problems-host');
 
         // A restart of sero-ls keeps the switched runtime (persisted per user by sero/setRuntime).
