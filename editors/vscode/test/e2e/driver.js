@@ -376,6 +376,13 @@ const scenarios = {
             throw new Error(`container-only module shows: ${probe.slice(0, 200)}`);
         }
         console.log(`RESULT ${JSON.stringify(state().activeEditor)}`);
+        // Requests from that document go back to the container's pylsp: hover on `where`.
+        const hover = page.locator('.monaco-hover').filter({ hasText: 'where' }).first();
+        await until('a hover inside the container-only module', async () => {
+            await page.keyboard.press('Control+K');
+            await page.keyboard.press('Control+I');
+            return hover.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false);
+        });
         await shot(page, 'definition-container-only-module');
     },
 };
