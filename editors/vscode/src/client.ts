@@ -9,7 +9,7 @@ import {
     type DocumentSelector,
 } from 'vscode-languageclient/node';
 import { CONTAINER_SCHEME, statusChanged, workspaceStatus } from './protocol';
-import { findServer, INSTALL_COMMAND } from './serverCommand';
+import { findServer, INSTALL_COMMAND, MISSING_MESSAGE } from './serverCommand';
 import { clientSettings, SECTION, serverSettings } from './settings';
 import type { StatusView } from './status';
 
@@ -37,6 +37,30 @@ function documentSelector(): DocumentSelector {
         { scheme: CONTAINER_SCHEME },
         { scheme: 'file', pattern: '**/.sero/config.toml' },
     ];
+}
+
+/** Answers `workspace/configuration` for section `sero` with the server's keys, per scope. */
+function configurationFor(items: { section?: string; scopeUri?: string }[]): unknown[] {
+    return items.map((item) => {
+        const scope = item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined;
+        return item.section === SECTION ? serverSettings(scope) : vscode.workspace.getConfiguration(item.section, scope);
+    });
+}
+
+function buildClientOptions(output: vscode.LogOutputChannel, trace: vscode.LogOutputChannel): LanguageClientOptions {
+    return {
+        documentSelector: documentSelector(),
+        outputChannel: output,
+        traceOutputChannel: trace,
+        initializationOptions: { settings: serverSettings() },
+        middleware: {
+            workspace: {
+                configuration: (params, token, next) => params.items.some((i) => i.section === SECTION)
+                    ? configurationFor(params.items)
+                    : next(params, token),
+            },
+        },
+    };
 }
 
 export class SeroClient implements vscode.Disposable {
@@ -124,9 +148,7 @@ export class SeroClient implements vscode.Disposable {
         const lookup = findServer({ serverPath, interpreter, folders, envPath: process.env.PATH, platform: process.platform });
         lookup.steps.forEach((s) => this.output.info(`Looking for sero-ls: ${s}`));
         if (!lookup.launch) {
-            const message = `sero-ls was not found (checked the settings sero.serverPath and sero.interpreter, `
-                + `the project's .venv and PATH). Install it with \`${INSTALL_COMMAND}\`, `
-                + `or \`python -m pip install sero-ls\` in the project's virtual environment, then run Sero: Restart Language Servers.`;
+            const message = MISSING_MESSAGE;
             this.output.error(message);
             this.view.setClientState({ kind: 'missing', message });
             this.readyWaiters.splice(0).forEach((w) => w.reject(new Error(message)));
@@ -141,30 +163,7 @@ export class SeroClient implements vscode.Disposable {
             transport: TransportKind.stdio,
             options: { cwd: folders[0], env: { ...process.env } },
         };
-        const clientOptions: LanguageClientOptions = {
-            documentSelector: documentSelector(),
-            outputChannel: this.output,
-            traceOutputChannel: this.trace(),
-            initializationOptions: { settings: serverSettings() },
-            middleware: {
-                workspace: {
-                    // Answer section `sero` with the contract's keys only, resolved for the asked scope.
-                    configuration: (params, token, next) => {
-                        const items = params.items;
-                        if (!items.some((i) => i.section === SECTION)) {
-                            return next(params, token);
-                        }
-                        return items.map((item) => {
-                            if (item.section !== SECTION) {
-                                return vscode.workspace.getConfiguration(item.section,
-                                    item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined);
-                            }
-                            return serverSettings(item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined);
-                        });
-                    },
-                },
-            },
-        };
+        const clientOptions = buildClientOptions(this.output, this.trace());
         const client = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
         this.client = client;
         this.view.setClientState({ kind: 'starting' });

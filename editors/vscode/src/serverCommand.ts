@@ -4,6 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const INSTALL_COMMAND = 'pipx install sero-ls';
+export const MISSING_MESSAGE = 'sero-ls was not found (checked the settings sero.serverPath and sero.interpreter, '
+    + `the project's .venv and PATH). Install it with \`${INSTALL_COMMAND}\`, or \`python -m pip install sero-ls\` `
+    + "in the project's virtual environment, then run Sero: Restart Language Servers.";
 
 export interface ServerLaunch {
     command: string;
