@@ -401,6 +401,25 @@ async def test_ten_megabyte_open_and_ten_thousand_changes_in_order(
         assert doc["sha256"] == hashlib.sha256(final.encode()).hexdigest()
 
 
+async def test_hub_gives_full_text_to_a_server_that_asks_for_it(tmp_path: Path) -> None:
+    """The editor sends incremental changes; a full-sync server gets each version's text."""
+    async with start("hub", tmp_path, backend_args=("--sync", "1")) as p:
+        uri = p.uri("full.py")
+        lines = [f"row {i} abcdef" for i in range(50)]
+        p.open(uri, "\n".join(lines) + "\n")
+        model = [*lines, ""]
+        for i, ch in enumerate(burst_changes(1000, 50)):
+            p.client.notify(
+                "textDocument/didChange",
+                {"textDocument": {"uri": uri, "version": i + 2}, "contentChanges": ch},
+            )
+            model = apply_lines(model, ch)
+        doc = (await p.state(uri))["documents"][uri]
+        assert doc["changes"] == 1000 and doc["version"] == 1001
+        assert doc["rangedChanges"] == 0  # whole texts only
+        assert doc["sha256"] == hashlib.sha256("\n".join(model).encode()).hexdigest()
+
+
 # ====================================================================== lifecycle
 
 
