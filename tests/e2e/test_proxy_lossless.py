@@ -467,6 +467,49 @@ async def test_hub_two_folders_two_instances(tmp_path: Path) -> None:
             ]
 
 
+async def test_hub_folder_added_gets_its_instance_and_removed_folder_stops_its(
+    tmp_path: Path,
+) -> None:
+    async with start("hub", tmp_path) as p:
+        c = p.client
+        a_uri = p.uri("a.py")
+        p.open(a_uri, "a = 1\n")
+        a_pid = (await p.state(a_uri))["pid"]
+        b = tmp_path / "added folder"
+        (b / ".sero").mkdir(parents=True)
+        (b / ".sero" / "config.toml").write_text('runtime = "host"\n')
+        b_folder = {"uri": path_to_uri(str(b)), "name": b.name}
+        a_folder = {"uri": path_to_uri(str(p.folders[0])), "name": p.folders[0].name}
+        c.notify(
+            "workspace/didChangeWorkspaceFolders",
+            {"event": {"added": [b_folder], "removed": []}},
+        )
+
+        def b_running(msg: dict[str, Any]) -> bool:
+            folders = (msg.get("params") or {}).get("folders") or []
+            return any(
+                f["uri"] == b_folder["uri"] and [s["state"] for s in f["servers"]] == ["running"]
+                for f in folders
+            )
+
+        await c.wait_for(lambda k, m: m.get("method") == "sero/statusChanged" and b_running(m))
+        b_uri = path_to_uri(str(b / "b.py"))
+        p.open(b_uri, "b = 2\n")
+        b_state = await p.state(b_uri)
+        assert b_state["pid"] != a_pid
+        assert b_state["init"]["workspaceFolders"] == [b_folder]
+        assert list(b_state["documents"]) == [b_uri]
+
+        c.notify(
+            "workspace/didChangeWorkspaceFolders",
+            {"event": {"added": [], "removed": [a_folder]}},
+        )
+        await wait_gone(a_pid)
+        a_events = [e["kind"] for e in p.event_lines() if e["pid"] == a_pid]
+        assert a_events[-2:] == ["shutdown", "exit"]
+        assert (await p.state(b_uri))["pid"] == b_state["pid"]  # B's server untouched
+
+
 async def test_hub_backend_that_cannot_start_is_reported_and_others_work(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     servers = {
