@@ -10,6 +10,7 @@ import re
 import select
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -146,6 +147,29 @@ async def test_stale_container_and_dockerfile(
         folder_uri = path_to_uri(str(tmp_workspace))
         (fd,) = await s.wait_diagnostics(folder_uri, lambda d: len(d) == 1)
         assert fd.code == "container-stale" and "Dockerfile.sero-node" in fd.message
+
+        # `sero-ls doctor` says so too (settings from the folder's .sero/config.toml)
+        (tmp_workspace / ".sero").mkdir()
+        (tmp_workspace / ".sero" / "config.toml").write_text(
+            f'containerBackend = "podman"\nimage = "{own_image}"\n', encoding="utf-8"
+        )
+        (tmp_path / "logs").mkdir()
+        (tmp_path / "logs" / "sero-remote-git.log").write_text("x")
+        env = {**os.environ, "SERO_LS_LOG_DIR": str(tmp_path / "logs"),
+               "SERO_LS_STATE_DIR": str(tmp_path / "doctor-state")}  # fmt: skip
+        doctor = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "sero_ls", "doctor", str(tmp_workspace)],
+            capture_output=True, text=True, env=env, timeout=60, check=False,
+        )  # fmt: skip
+        assert doctor.returncode == 0, doctor.stderr  # stale is a warning, not degraded
+        assert "reason      container-stale" in doctor.stdout
+        assert f"dockerfile  {dockerfile} (changed" in doctor.stdout
+        assert (
+            "NEWER than the image" in doctor.stdout and "  stale       the image" in doctor.stdout
+        )
+        assert f"$ podman build -t {own_image}" in doctor.stdout
+        assert "remote-git" in doctor.stdout and "sero-electron.log  (absent)" in doctor.stdout
+        (tmp_workspace / ".sero" / "config.toml").unlink()
 
         os.utime(dockerfile, (hour_ago, hour_ago))  # back in time: the warnings clear
         await s.status.wait_for(fresh(s, status_is(tmp_workspace, None)))
