@@ -82,6 +82,8 @@ def raw_converter() -> Any:
 
 class SeroProtocol(LanguageServerProtocol):
     router: Router | None = None
+    # While a client message is being routed: (that message, its body as received).
+    raw_body: tuple[dict[str, Any], bytes] | None = None
     shutdown_requested = False
 
     @lsp_method(types.INITIALIZE)
@@ -162,6 +164,11 @@ class SeroProtocol(LanguageServerProtocol):
         log.warning("%s: %.200s", text, msg)
         if "id" in msg and msg.get("method") is not None:
             self.send_raw(framing.error_response(msg.get("id"), code, text))
+
+    def send_raw_body(self, body: bytes) -> None:
+        """Write an already encoded message body to the client."""
+        if self.writer is not None:
+            self.writer.write(framing.encode_frame(body))
 
     def send_raw(self, msg: dict[str, Any]) -> None:
         """Write a raw message to the client (one frame, one write)."""

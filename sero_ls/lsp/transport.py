@@ -38,7 +38,11 @@ async def read_loop(protocol: SeroProtocol, reader: Any) -> None:
                 framing.error_response(None, framing.PARSE_ERROR, error or "parse error")
             )
             continue
-        protocol.handle_raw(msg)
+        protocol.raw_body = (msg, body)  # the bytes of this very message, for forwarding
+        try:
+            protocol.handle_raw(msg)
+        finally:
+            protocol.raw_body = None
 
 
 async def stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -85,6 +85,8 @@ class Connection:
         self.wants_inner_pid = inner_pid
         self.inner_pid: int | None = None
         self.watchdog: asyncio.subprocess.Process | None = None
+        # While a message from the server is being routed: (that message, its bytes).
+        self.raw_body: tuple[dict[str, Any], bytes] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -209,10 +211,13 @@ class Connection:
                         else:
                             fut.set_result(msg.get("result"))
                     continue
+                self.raw_body = (msg, body)  # for forwarding unchanged messages as they came
                 try:
                     self.on_message(msg)
                 except Exception:
                     log.exception("[%s] failed to route a message", self.name)
+                finally:
+                    self.raw_body = None
         finally:
             await self._on_eof()
 

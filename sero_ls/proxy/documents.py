@@ -65,22 +65,40 @@ def _to_index(line: str, character: int, encoding: str) -> int:
     return len(content.encode()[:character].decode(errors="ignore"))
 
 
-@attrs.define(init=False, repr=False)
+@attrs.define(init=False, repr=False, eq=False)
 class Document:
     """An open document: its URI (as the client sent it), language, version and text."""
 
     uri: str
     language_id: str
     version: int
-    _lines: list[str]
+    _split: list[str] | None  # the lines, made at the first edit (a document may never get one)
     _text: str | None = attrs.field(eq=False)
 
     def __init__(self, uri: str, language_id: str, version: int, text: str) -> None:
         self.uri = uri
         self.language_id = language_id
         self.version = version
-        self._lines = split_lines(text)
+        self._split = None
         self._text = text
+
+    @property
+    def _lines(self) -> list[str]:
+        if self._split is None:
+            self._split = split_lines(self._text or "")
+        return self._split
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Document):
+            return NotImplemented
+        return (self.uri, self.language_id, self.version, self.text) == (
+            other.uri,
+            other.language_id,
+            other.version,
+            other.text,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __repr__(self) -> str:
         return (
@@ -96,7 +114,7 @@ class Document:
 
     @text.setter
     def text(self, text: str) -> None:
-        self._lines = split_lines(text)
+        self._split = None
         self._text = text
 
     @property

@@ -82,6 +82,8 @@ class Hub:
         self._ids = itertools.count(1)
         self.last_configuration: dict[str, Any] | None = None  # wrapper mode: replayed on restart
         self.client_initialized = False
+        # uri -> (language, its servers); cleared whenever folders, servers or places change
+        self._routes: dict[str, tuple[str | None, list[Instance]]] = {}
 
     # ================================================================ lifecycle
 
@@ -96,6 +98,7 @@ class Hub:
 
     async def sync_folders(self, deadline: float = INIT_TIMEOUT) -> None:
         """Start servers for folders that have none, stop those of removed folders."""
+        self._routes.clear()
         wanted = list(self.ls.manager.folders)
         if self.wrapper is not None:
             wanted = wanted[:1]
@@ -133,6 +136,7 @@ class Hub:
     async def status_changed(self) -> None:
         """Move a folder's servers when its runtime changed (container <-> host, another
         container). Open documents are replayed with their current text."""
+        self._routes.clear()
         for uri, insts in list(self.instances.items()):
             st = self.ls.manager.folders.get(uri)
             if st is None or st.status is None:
@@ -212,6 +216,7 @@ class Hub:
         """Where and how to run a server: exec in the folder's container, or on the host.
 
         Sets the instance's mode, container and URI mappers; returns (argv, env, cwd)."""
+        self._routes.clear()
         spec = inst.spec
         st = self.ls.manager.folders.get(inst.folder.uri)
         status = st.status if st else None
@@ -451,6 +456,18 @@ class Hub:
         )
 
     def instances_for(self, uri: str) -> list[Instance]:
+        """The servers for a document (cached: the hot path of every forwarded message)."""
+        lang = self._language(uri)
+        hit = self._routes.get(uri)
+        if hit is not None and hit[0] == lang:
+            return hit[1]
+        found = self._instances_for(uri, lang)
+        if len(self._routes) > 10_000:
+            self._routes.clear()
+        self._routes[uri] = (lang, found)
+        return found
+
+    def _instances_for(self, uri: str, lang: str | None) -> list[Instance]:
         if uri.startswith(SCHEME + ":"):  # a container-only file: back to its container
             return [i for i in self.all_instances() if self._serves(i, uri)]
         if self.wrapper is not None:
@@ -458,7 +475,6 @@ class Hub:
         st = self.ls.manager.folder_for(uri)
         if st is None:
             return []
-        lang = self._language(uri)
         return [i for i in self.instances.get(st.folder.uri, []) if i.spec.handles(lang)]
 
     def _open_in(self, inst: Instance, uri: str) -> None:
@@ -476,11 +492,22 @@ class Hub:
                 )
         if inst.running:
             assert inst.conn is not None
+            raw = self.ls.protocol.raw_body
+            if inst.to_server is None and raw is not None and raw[0] is msg:
+                return inst.conn.send_raw_body(raw[1])  # unchanged: the client's own bytes
             return inst.conn.send(msg)
         return inst.send(msg)
 
     def _to_client(self, msg: dict[str, Any]) -> None:
         self.ls.protocol.send_raw(msg)
+
+    def _to_client_as_received(self, inst: Instance, msg: dict[str, Any]) -> None:
+        """An unchanged message from a server: its own bytes, not a re-encoding."""
+        raw = inst.conn.raw_body if inst.conn is not None else None
+        if raw is not None and raw[0] is msg:
+            self.ls.protocol.send_raw_body(raw[1])
+        else:
+            self._to_client(msg)
 
     def _reply_error(self, client_id: Any, text: str, code: int = framing.INTERNAL_ERROR) -> None:
         self._to_client(framing.error_response(client_id, code, text))
@@ -746,11 +773,12 @@ class Hub:
             self._server_request(inst, msg, method)
         elif method == "$/cancelRequest":
             self._server_cancel(inst, msg)
+        elif inst.to_client is None:
+            self._to_client_as_received(inst, msg)
         else:
-            if inst.to_client is not None:
-                msg["params"] = urimap.map_params(
-                    method, "to_client", msg.get("params"), inst.to_client
-                )
+            msg["params"] = urimap.map_params(
+                method, "to_client", msg.get("params"), inst.to_client
+            )
             self._to_client(msg)
 
     def _server_cancel(self, inst: Instance, msg: dict[str, Any]) -> None:
@@ -774,6 +802,9 @@ class Hub:
             self._producer[p.method] = inst
         if p.fan is not None:
             self._fan_done(p.fan, msg.get("result"), msg.get("error"))
+            return
+        if inst.to_client is None and msg.get("id") == p.client_id:
+            self._to_client_as_received(inst, msg)
             return
         msg["id"] = p.client_id
         self._to_client(msg)
