@@ -577,8 +577,13 @@ class Hub:
             return self._forward(producer, msg, method)
         uri = document_uri(params)
         if uri is None:
-            if self.wrapper is not None and self.all_instances():
-                return self._forward(self.all_instances()[0], msg, method)
+            if method.startswith("sero/"):
+                return False
+            candidates = self.all_instances()
+            if self.wrapper is None:  # a server-specific request: only one server can mean it
+                candidates = [i for i in candidates if i.running]
+            if len(candidates) == 1:
+                return self._forward(candidates[0], msg, method)
             return False  # no document: sero-ls answers (or MethodNotFound)
         candidates = self.instances_for(uri)
         if method == "textDocument/codeAction" and not candidates:

@@ -633,3 +633,14 @@ async def test_wrapper_forwards_workspace_folder_changes(tmp_path: Path) -> None
         p.client.notify("workspace/didChangeWorkspaceFolders", event)
         notes = (await p.state(p.uri("k.py")))["notifications"]
         assert {"method": "workspace/didChangeWorkspaceFolders", "params": event} in notes
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_document_less_vendor_request_reaches_the_only_server(
+    tmp_path: Path, mode: str
+) -> None:
+    """A server-specific request that names no document (e.g. a vendor's status query):
+    with exactly one server running there is no doubt where it goes, in the hub too."""
+    async with start(mode, tmp_path) as p:
+        echo = await p.client.request("$/vendor/request", {"plain": [1, "two"]})
+        assert echo["echo"] == {"plain": [1, "two"]}
