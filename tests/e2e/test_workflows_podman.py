@@ -215,12 +215,12 @@ async def test_stale_on_apple_both_date_formats(
 
 
 async def test_terminal_in_the_container_and_on_the_host(
-    tmp_path: Path, tmp_workspace: Path, workspace_container
+    tmp_path: Path, tmp_workspace: Path, apple_standin
 ) -> None:
     sub = tmp_workspace / "pkg é"
     sub.mkdir()
     (sub / "main.py").write_text("x = 1\n")
-    ctr = workspace_container(tmp_workspace)  # the host copy is hidden inside: mapping is real
+    ctr = apple_standin.create(tmp_workspace)  # the host copy is hidden inside: mapping is real
     typed = 'echo "PWD=[$(pwd)]"; exit\n'
     async with session([tmp_workspace], tmp=tmp_path, settings=PODMAN) as s:
         await s.status.wait_for(status_is(tmp_workspace, None))
@@ -245,6 +245,18 @@ async def test_terminal_in_the_container_and_on_the_host(
         for bad in ({"uri": 3}, {}, {"uri": "file:///not/a/folder"}):
             with pytest.raises(Exception, match=r"must be|missing|not in a workspace"):
                 await s.request("sero/resolveTerminal", bad)
+
+    # Apple's CLI (the stand-in: `container exec -i -t -w DIR ID ...`)
+    settings = {**FAST, "containerBackend": "apple"}
+    async with session([tmp_workspace], tmp=tmp_path / "apple", settings=settings,
+                       env=apple_standin.env) as s:  # fmt: skip
+        await s.status.wait_for(status_is(tmp_workspace, None))
+        term = await s.request("sero/resolveTerminal", {"uri": path_to_uri(str(sub))})
+        assert term["argv"][:7] == [
+            str(apple_standin.cli), "exec", "-i", "-t", "-w", "/workspace/pkg é", ctr.name,
+        ]  # fmt: skip
+        out = run_in_pty(term["argv"], term["cwd"], {**apple_standin.env, **term["env"]}, typed)
+        assert PWD_LINE.findall(out) == ["/workspace/pkg é"], out
 
 
 async def test_preview_urls_published_container_ip_and_host(
