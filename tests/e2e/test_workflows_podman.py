@@ -4,6 +4,7 @@ sero-ls process, real Podman containers and the Apple CLI stand-in."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
+from sero_ls.runtime.backends.parse import parse_time
 from sero_ls.uris import path_to_uri
 from tests.support import podman as pm
 from tests.support.lsp import folder_status, session
@@ -199,19 +201,28 @@ async def test_stale_on_apple_both_date_formats(
 ) -> None:
     """Apple 1.x (ISO-8601) and 0.x (seconds since 2001-01-01) creation dates, end to end."""
     ctr = apple_standin.create(tmp_workspace, image=own_image, command=BUSYBOX_SLEEP)
+    created = parse_time(pm.inspect(ctr.name)["Created"])
+    assert created is not None
     settings = {**FAST, "containerBackend": "apple"}
-    for shape in ("1", "0"):
+
+    async def resolved(shape: str, reason: str | None) -> dict[str, Any]:
         apple_standin.shape = shape
         async with session([tmp_workspace], tmp=tmp_path, settings=settings,
                            env=apple_standin.env) as s:  # fmt: skip
-            if shape == "1":
-                await s.status.wait_for(status_is(tmp_workspace, None))
-                pm.import_busybox_image(own_image, force=True)  # rebuilt while it runs
-            note = await s.status.wait_for(status_is(tmp_workspace, "container-stale"))
-            st = folder_status(note, tmp_workspace)
-            assert st["remedy"][0] == f"container delete --force {ctr.name}", shape
-            assert st["remedy"][1].startswith(f"container run --name {ctr.name} -d")
-            assert "before its image" in st["stale"][0]
+            return folder_status(
+                await s.status.wait_for(status_is(tmp_workspace, reason)), tmp_workspace
+            )
+
+    for shape in ("0", "1"):  # current, and the creation date read right in both forms
+        st = await resolved(shape, None)  # (0.x's number read as Unix time would be 1995)
+        got = dt.datetime.fromisoformat(st["runtime"]["container"]["created"])
+        assert abs(got - created) < dt.timedelta(seconds=1), (shape, got, created)
+    pm.import_busybox_image(own_image, force=True)  # rebuilt after the container was created
+    for shape in ("0", "1"):
+        st = await resolved(shape, "container-stale")
+        assert st["remedy"][0] == f"container delete --force {ctr.name}", shape
+        assert st["remedy"][1].startswith(f"container run --name {ctr.name} -d")
+        assert "before its image" in st["stale"][0]
 
 
 async def test_terminal_in_the_container_and_on_the_host(
