@@ -1186,3 +1186,53 @@ async def test_unknown_container_is_request_failed(tmp_path: Path, method: str) 
         )
     ]
     await expect_cases(tmp_path, "hub", cases)
+
+
+def nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.xfail(strict=True, reason="hub.py observe_initialize: copy.deepcopy recursion")
+@pytest.mark.parametrize("mode", MODES)
+async def test_deeply_nested_initialize_params(tmp_path: Path, mode: str) -> None:
+    """initialize params nested 600 deep (the decoder takes ~990): ``Hub.observe_initialize``
+    deep-copies them, ``copy.deepcopy`` needs two stack frames a level, the RecursionError
+    escapes the read loop and sero-ls exits 1 without a log line. Before and after a
+    first initialize, the request must be answered and the session go on."""
+    deep = nested(600)
+
+    async def body(s: Session) -> None:
+        params = {"processId": None, "capabilities": {}, "initializationOptions": deep}
+        await run_cases(
+            s,
+            [("initialize 600 deep", const(request("deep", "initialize", params)), Reply("deep"))],
+        )
+
+    await in_both_phases(tmp_path, mode, body)
+
+
+@pytest.mark.xfail(strict=True, reason="protocol.py: pygls drops requests after shutdown")
+@pytest.mark.parametrize("mode", MODES)
+async def test_requests_after_shutdown_get_invalid_request(tmp_path: Path, mode: str) -> None:
+    """LSP: after shutdown, requests error with InvalidRequest. Forwarded ones do; sero-ls'
+    own (``sero/*``) are dropped by pygls without an answer, so the client waits forever."""
+    async with session(tmp_path, mode) as s:
+        await s.initialize()
+        await s.c.request("shutdown", None, timeout=PING_DEADLINE)
+        for method in ("sero/workspaceStatus", "sero/noSuchMethod", "textDocument/hover"):
+            params = {"textDocument": {"uri": s.uri}, "position": {"line": 0, "character": 0}}
+            try:
+                msg = await s.c.response(method, params, timeout=REPLY_DEADLINE)
+            except TimeoutError:
+                s.fail(method, "no answer after shutdown")
+                continue
+            if (msg.get("error") or {}).get("code") != INVALID_REQUEST:
+                s.fail(method, f"expected InvalidRequest after shutdown, got {msg}")
+        s.c.notify("exit")
+        await s.c.drain()
+        async with asyncio.timeout(PING_DEADLINE):
+            assert await s.c.proc.wait() == 0
+        s.check_no_failures()
