@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 class ContainerFileMissing(JsonRpcException):
-    code = -32803  # RequestFailed (LSP 3.17)
+    CODE = -32803  # RequestFailed (LSP 3.17); JsonRpcException.__init__ sets code from CODE
 
 
 def backend_for(ls: SeroLanguageServer, container_id: str) -> Backend | None:

@@ -17,7 +17,8 @@ fine). What it does with hostile input:
   header section: the section is consumed up to its blank line and ``FrameError(fatal=False)``
   is raised; reading continues right after the blank line.
 * **A body larger than max_message**: discarded in chunks (never held in memory), then
-  ``FrameError(fatal=False)``; the stream stays in sync.
+  ``FrameError(fatal=False)``; the stream stays in sync. A Content-Length beyond
+  :data:`MAX_DISCARD` is ``FrameError(fatal=True)`` at once (every later read returns None).
 * **EOF inside a header section or a body** (truncated stream): ``FrameError(fatal=True)``;
   every later read returns ``None``.
 
@@ -32,6 +33,9 @@ import re
 from typing import Any, Final, Protocol
 
 DEFAULT_MAX_MESSAGE: Final = 64 * 1024 * 1024
+MAX_DISCARD: Final = 1 << 30
+"""A Content-Length above this is a lie (no client sends a GiB): the stream is given up
+rather than swallowed until EOF while every later message waits unanswered."""
 MAX_HEADER_SECTION: Final = 8 * 1024
 """A header section (or a single header line) longer than this is treated as garbage."""
 READ_CHUNK: Final = 256 * 1024
@@ -127,6 +131,14 @@ class MessageReader:
             length = int(match[1])
             del buf[: match.end()]
         if length > self._max:
+            if length > max(self._max, MAX_DISCARD):
+                self._closed = True
+                self._buf.clear()
+                raise FrameError(
+                    f"Content-Length {length} is beyond any message (at most "
+                    f"{_limit(MAX_DISCARD)} is discarded): the stream cannot be followed",
+                    fatal=True,
+                )
             await self._discard(length)
             raise FrameError(f"message of {length} bytes exceeds the {_limit(self._max)} limit")
         have = len(buf)
@@ -253,7 +265,15 @@ def encode_frame(body: bytes) -> bytes:
 
 
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_DECODER: Final = json.JSONDecoder()
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# NaN, Infinity and -Infinity are Python's extensions: a strict client could not read
+# them back (an id echoed as NaN), and no server is obliged to take them.
+_DECODER: Final = json.JSONDecoder(parse_constant=_not_json)
 
 
 def encode_message(message: Any) -> bytes:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Generator
 from typing import Any, Protocol
 
+import attrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
@@ -73,11 +74,19 @@ def raw_converter() -> Any:
     conv = default_converter()  # type: ignore[no-untyped-call]
 
     def keep(obj: dict[str, Any], cls: type) -> Any:
-        return cls(**obj)
+        # JSON-RPC: params (and a null result) may be omitted; unknown members are ignored.
+        return cls(**{f.name: obj.get(f.name) for f in attrs.fields(cls)})
 
     for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
         conv.register_structure_hook(cls, keep)
     return conv
+
+
+def valid_id(msg_id: Any) -> bool:
+    """A JSON-RPC id: a string, a number (not a boolean) or null."""
+    if isinstance(msg_id, bool):
+        return False
+    return msg_id is None or isinstance(msg_id, (str, int, float))
 
 
 class SeroProtocol(LanguageServerProtocol):
@@ -109,6 +118,16 @@ class SeroProtocol(LanguageServerProtocol):
             self._reject(msg, framing.INVALID_REQUEST, "not a JSON-RPC 2.0 message")
             return
         method = msg.get("method")
+        if "id" in msg and not valid_id(msg["id"]):
+            # JSON-RPC: an id is a string, a number or null; the error's id is then null.
+            log.warning("invalid id %.100r: %.200s", msg["id"], msg)
+            if method is not None:
+                self.send_raw(
+                    framing.error_response(
+                        None, framing.INVALID_REQUEST, "id must be a string, a number or null"
+                    )
+                )
+            return
         if method is None:  # a response from the client
             if "id" not in msg:
                 log.warning("dropping a message with neither method nor id: %.200s", msg)
@@ -123,6 +142,11 @@ class SeroProtocol(LanguageServerProtocol):
             return
         if not isinstance(method, str):
             self._reject(msg, framing.INVALID_REQUEST, "method must be a string")
+            return
+        if self._shutdown and "id" in msg:
+            # LSP: requests after shutdown error with InvalidRequest (pygls drops sero-ls'
+            # own without an answer, and the client waits forever).
+            self._reject(msg, framing.INVALID_REQUEST, "server is shutting down")
             return
         if self.is_local(method):
             if method == types.SHUTDOWN:
@@ -159,6 +183,19 @@ class SeroProtocol(LanguageServerProtocol):
                 self.send_raw(
                     framing.error_response(msg["id"], framing.INTERNAL_ERROR, "internal error")
                 )
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        """pygls' responses, but one to ``id: null`` keeps its id member (pygls drops None
+        fields when it serialises, and a response without an id is no response)."""
+        if msg_id is not None:
+            super()._send_response(msg_id, result, error)
+            return
+        msg: dict[str, Any] = {"jsonrpc": "2.0", "id": None}
+        if error is not None:
+            msg["error"] = self._converter.unstructure(error)
+        else:
+            msg["result"] = self._converter.unstructure(result)
+        self.send_raw(msg)
 
     def _reject(self, msg: dict[str, Any], code: int, text: str) -> None:
         log.warning("%s: %.200s", text, msg)

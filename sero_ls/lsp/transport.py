@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from sero_ls.lsp import framing
-from sero_ls.lsp.protocol import SeroProtocol
+from sero_ls.lsp.protocol import SeroProtocol, valid_id
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,14 @@ async def read_loop(protocol: SeroProtocol, reader: Any) -> None:
         protocol.raw_body = (msg, body)  # the bytes of this very message, for forwarding
         try:
             protocol.handle_raw(msg)
+        except Exception:
+            # A bug in routing one message must not end the session (nor silently).
+            log.exception("failed to route a message: %.200s", body)
+            if "method" in msg and "id" in msg:
+                msg_id = msg["id"] if valid_id(msg["id"]) else None
+                protocol.send_raw(
+                    framing.error_response(msg_id, framing.INTERNAL_ERROR, "internal error")
+                )
         finally:
             protocol.raw_body = None
 

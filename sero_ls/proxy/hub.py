@@ -14,6 +14,7 @@ import asyncio
 import copy
 import functools
 import itertools
+import json
 import logging
 import os
 import shutil
@@ -88,7 +89,7 @@ class Hub:
     # ================================================================ lifecycle
 
     def observe_initialize(self, params: dict[str, Any]) -> None:
-        self.client_init = copy.deepcopy(params) if isinstance(params, dict) else {}
+        self.client_init = json_copy(params) if isinstance(params, dict) else {}
 
     def specs_for(self, folder_uri: str) -> list[ServerSpec]:
         if self.wrapper is not None:
@@ -336,7 +337,7 @@ class Hub:
         await self._start(inst)
 
     def _initialize_params(self, inst: Instance) -> dict[str, Any]:
-        params = copy.deepcopy(self.client_init)
+        params: dict[str, Any] = json_copy(self.client_init)
         # On the host the server watches sero-ls (which watches the editor); a server in a
         # container cannot see host PIDs at all.
         params["processId"] = None if inst.mode == "container" else os.getpid()
@@ -897,6 +898,13 @@ def scope_registration(reg: dict[str, Any], inst: Instance) -> None:
         for f in selector:
             if isinstance(f, dict) and "notebook" not in f and "pattern" not in f:
                 f["pattern"] = pattern
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of decoded JSON, as deep as the decoder took it: ``copy.deepcopy`` needs
+    two stack frames per level and raised RecursionError at half the depth (a client's
+    initialize params nested 500 deep ended sero-ls)."""
+    return json.loads(json.dumps(value))
 
 
 def section_of(settings: Any, section: Any) -> Any:

@@ -1058,8 +1058,8 @@ async def test_100mb_message_is_discarded_in_bounded_memory(tmp_path: Path) -> N
         assert await s.c.shutdown_exit() == 0
 
 
-# ====================================================================== gaps found (strict xfail)
-# Each names the patch in the report (/work/notes/patches/) that makes it pass.
+# ====================================================================== gaps found and fixed
+# These were strict xfails until the fixes landed (framing, protocol, transport, hub).
 
 
 async def expect_cases(tmp: Path, mode: str, cases: list[Case], *, initialize: bool = True) -> None:
@@ -1074,7 +1074,6 @@ async def expect_cases(tmp: Path, mode: str, cases: list[Case], *, initialize: b
 UNHASHABLE_IDS = [{"a": 1}, [1], {}]
 
 
-@pytest.mark.xfail(strict=True, reason="hub.py _forward: unhashable id ends the read loop")
 @pytest.mark.parametrize("mode", MODES)
 async def test_forwarded_request_with_an_object_or_array_id(tmp_path: Path, mode: str) -> None:
     """A forwarded request whose id is an object or array (no JSON-RPC id) must get an
@@ -1095,7 +1094,6 @@ async def test_forwarded_request_with_an_object_or_array_id(tmp_path: Path, mode
     await expect_cases(tmp_path, mode, cases)
 
 
-@pytest.mark.xfail(strict=True, reason="protocol.py handle_raw: `id in _request_futures`")
 async def test_response_with_an_object_id(tmp_path: Path) -> None:
     """A response whose id is an object is dropped with a log line (today: TypeError in
     ``SeroProtocol.handle_raw``, sero-ls exits)."""
@@ -1110,7 +1108,6 @@ async def test_response_with_an_object_id(tmp_path: Path) -> None:
     await expect_cases(tmp_path, "hub", cases)
 
 
-@pytest.mark.xfail(strict=True, reason="pygls drops id: null from its responses")
 @pytest.mark.parametrize("method", ["sero/containerFile", "sero/noSuchMethod"])
 async def test_request_with_id_null_gets_a_response_with_id_null(
     tmp_path: Path, method: str
@@ -1121,7 +1118,6 @@ async def test_request_with_id_null_gets_a_response_with_id_null(
     await expect_cases(tmp_path, "hub", cases)
 
 
-@pytest.mark.xfail(strict=True, reason="framing.decode_message accepts NaN/Infinity")
 @pytest.mark.parametrize(
     "body",
     [
@@ -1140,7 +1136,6 @@ async def test_nan_and_infinity_are_not_json(tmp_path: Path, body: bytes) -> Non
     await expect_cases(tmp_path, "hub", cases)
 
 
-@pytest.mark.xfail(strict=True, reason="protocol.raw_converter: JsonRPC*Message need params")
 @pytest.mark.parametrize(
     ("method", "codes"),
     [("sero/containerFile", (INVALID_PARAMS,)), ("foo/bar", (METHOD_NOT_FOUND,))],
@@ -1153,7 +1148,6 @@ async def test_request_without_params(tmp_path: Path, method: str, codes: tuple[
     await expect_cases(tmp_path, "hub", cases, initialize=False)
 
 
-@pytest.mark.xfail(strict=True, reason="framing: a 2**70 Content-Length swallows the session")
 async def test_absurd_content_length_is_not_a_silent_hang(tmp_path: Path) -> None:
     """``Content-Length: 2**70`` is a lie no stream can honour: today sero-ls tries to
     discard that many bytes, so every later message is swallowed without an answer or a
@@ -1169,9 +1163,6 @@ async def test_absurd_content_length_is_not_a_silent_hang(tmp_path: Path) -> Non
             assert code in (0, 1) and "Content-Length" in s.c.stderr(), s.c.stderr()[-4000:]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="containerfiles.py: ContainerFileMissing sets code, not CODE"
-)
 @pytest.mark.parametrize("method", ["sero/containerFile", "workspace/textDocumentContent"])
 async def test_unknown_container_is_request_failed(tmp_path: Path, method: str) -> None:
     """A container that is none of the workspace's: RequestFailed (-32803), as
@@ -1195,7 +1186,6 @@ def nested(depth: int) -> dict[str, Any]:
     return value
 
 
-@pytest.mark.xfail(strict=True, reason="hub.py observe_initialize: copy.deepcopy recursion")
 @pytest.mark.parametrize("mode", MODES)
 async def test_deeply_nested_initialize_params(tmp_path: Path, mode: str) -> None:
     """initialize params nested 600 deep (the decoder takes ~990): ``Hub.observe_initialize``
@@ -1214,7 +1204,6 @@ async def test_deeply_nested_initialize_params(tmp_path: Path, mode: str) -> Non
     await in_both_phases(tmp_path, mode, body)
 
 
-@pytest.mark.xfail(strict=True, reason="protocol.py: pygls drops requests after shutdown")
 @pytest.mark.parametrize("mode", MODES)
 async def test_requests_after_shutdown_get_invalid_request(tmp_path: Path, mode: str) -> None:
     """LSP: after shutdown, requests error with InvalidRequest. Forwarded ones do; sero-ls'
