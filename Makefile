@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 setup:
 	bash scripts/setup
 
+# doctor exits 1 when a folder is degraded: that is a report, not a failure of make
 doctor: setup
-	$(BIN)/sero-ls doctor
+	$(BIN)/sero-ls doctor || test $$? -eq 1
 
 test:
 	bash scripts/setup --test
