@@ -77,12 +77,6 @@ class PodmanBackend(DockerBackend):
     def parse_ps(self, text: str) -> list[ContainerRecord]:
         return parse_podman_ps(text)
 
-    async def system(self) -> SystemProbe:
-        result = await self.run("info", "--format", "json")
-        if result.ok:
-            return SystemProbe("running")
-        return SystemProbe("not-running", result.error_text())
-
     def remedy_system(self) -> list[str]:
         if on_macos():
             return ["podman machine start"]
