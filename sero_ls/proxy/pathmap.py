@@ -78,11 +78,15 @@ class PathMapper:
     def __init__(self, container_id: str, mounts: Sequence[Mount]) -> None:
         self.container_id = container_id
         norm = [
-            Mount(posixpath.normpath(m.host), posixpath.normpath(m.container), m.read_only)
+            Mount(posixpath.normpath(m.host), posixpath.normpath(m.container), m.read_only, m.type)
             for m in mounts
-            if m.host.startswith("/") and m.container.startswith("/")
+            if m.container.startswith("/") and (m.host.startswith("/") or not m.is_bind)
         ]
-        self.by_host = sorted(norm, key=lambda m: len(m.host), reverse=True)
+        # Only bind mounts are host folders; every mount (volumes too) hides what is below
+        # its destination, so ownership inside the container looks at all of them.
+        self.by_host = sorted(
+            (m for m in norm if m.is_bind), key=lambda m: len(m.host), reverse=True
+        )
         self.by_container = sorted(norm, key=lambda m: len(m.container), reverse=True)
         self._originals: OrderedDict[str, str] = OrderedDict()  # container uri -> client's string
 
@@ -111,6 +115,8 @@ class PathMapper:
         for m in self.by_container:
             rest = _under(path, m.container)
             if rest is not None:
+                if not m.is_bind:  # a volume's file: there is no host file to open
+                    return None
                 return m.host.rstrip("/") + rest if rest else m.host
         return None
 

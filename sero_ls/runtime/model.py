@@ -24,6 +24,13 @@ class Mount:
     host: str
     container: str
     read_only: bool = False
+    # "bind" (a host folder: mapped both ways), or "volume", "tmpfs", ... (storage of the
+    # runtime's own: what lies below the destination exists only in the container).
+    type: str = "bind"
+
+    @property
+    def is_bind(self) -> bool:
+        return self.type == "bind"
 
 
 @attrs.frozen

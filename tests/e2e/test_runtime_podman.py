@@ -36,9 +36,8 @@ async def test_podman_container_flips_with_stop_and_start(
         assert st["runtime"]["backend"] == "podman"
         assert st["runtime"]["container"]["id"] == ctr.name
         assert st["runtime"]["container"]["state"] == "running"
-        assert {"host": str(tmp_workspace), "container": "/workspace", "readOnly": False} in st[
-            "runtime"
-        ]["mounts"]
+        mount = {"host": str(tmp_workspace), "container": "/workspace", "readOnly": False}
+        assert {**mount, "type": "bind"} in st["runtime"]["mounts"]
         assert all(c["available"] for c in st["capabilities"])
 
         pm.stop(ctr.name)  # nobody asks: the change must be pushed

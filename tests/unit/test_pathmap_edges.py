@@ -87,3 +87,42 @@ def test_every_mapped_host_path_maps_back(mounts, base, data) -> None:  # type: 
     cpath = m.host_to_container_path(path)
     if cpath is not None:  # mapped: the container must see that same file there
         assert m.container_to_host_path(cpath) == path
+
+
+# 4. named volumes (and tmpfs) are storage of the runtime's own, not host folders
+
+
+def test_volume_files_are_container_only() -> None:
+    vol = "/var/lib/containers/storage/volumes/nm/_data"
+    m = PathMapper(
+        CID,
+        [Mount("/home/u/proj", "/workspace"), Mount(vol, "/workspace/node_modules", type="volume")],
+    )
+    # a location inside the volume has no host file to open: it is served from the container
+    assert (
+        m.to_host("file:///workspace/node_modules/x/index.js")
+        == f"sero-container://{CID}/workspace/node_modules/x/index.js"
+    )
+    # the volume's storage directory on the host is never taken for a workspace path
+    assert m.to_container(f"file://{vol}/x/index.js") == f"file://{vol}/x/index.js"
+    assert m.host_to_container_path(f"{vol}/x") is None
+    # and the bind mount around it still maps
+    assert m.to_host("file:///workspace/src/a.js") == "file:///home/u/proj/src/a.js"
+
+
+def test_mount_types_from_each_runtime() -> None:
+    from sero_ls.runtime.backends.parse import parse_apple_containers, parse_inspect
+
+    (podman,) = parse_inspect(
+        '[{"Id": "x", "State": {"Status": "running"}, "Mounts": ['
+        '{"Type": "bind", "Source": "/p", "Destination": "/workspace", "RW": true},'
+        '{"Type": "volume", "Source": "/v/_data", "Destination": "/workspace/nm", "RW": true}]}]'
+    )
+    assert [m.type for m in podman.mounts] == ["bind", "volume"]
+    (apple,) = parse_apple_containers(
+        '[{"id": "sero-p", "configuration": {"mounts": ['
+        '{"type": {"virtiofs": {}}, "source": "/p", "destination": "/workspace", "options": []},'
+        '{"type": {"volume": {"name": "nm"}}, "source": "/v", "destination": "/w/nm"}]},'
+        '"status": {"state": "running"}}]'
+    )
+    assert [m.type for m in apple.mounts] == ["bind", "volume"]

@@ -111,6 +111,13 @@ def parse_time(value: Any, *, apple_epoch: bool = False) -> dt.datetime | None:
 # ---------------------------------------------------------------- Apple container
 
 
+def _apple_mount_type(value: Any) -> str:
+    """Apple encodes the mount type as a one-key object, e.g. ``{"virtiofs": {}}`` for a
+    shared host folder (a bind mount in docker terms), ``{"volume": {...}}``, ``{"tmpfs": {}}``."""
+    kind = next(iter(value), "") if isinstance(value, dict) else str(value or "")
+    return "bind" if kind in ("", "virtiofs", "bind") else str(kind).lower()
+
+
 @_guarded
 def parse_apple_containers(text: str) -> list[ContainerRecord]:
     """`container list --all --format json` and `container inspect ID...`, 1.x and 0.x shapes."""
@@ -140,6 +147,7 @@ def _apple_record(obj: dict[str, Any]) -> ContainerRecord:
             host=str(m.get("source", "")),
             container=str(m.get("destination", "")),
             read_only="ro" in (m.get("options") or []),
+            type=_apple_mount_type(m.get("type")),
         )
         for m in config.get("mounts") or []
         if m.get("source") and m.get("destination")
@@ -281,6 +289,7 @@ def _inspect_record(obj: dict[str, Any]) -> ContainerRecord:
             host=str(m.get("Source", "")),
             container=str(m.get("Destination", "")),
             read_only=not m.get("RW", True),
+            type=str(m.get("Type") or "bind").lower(),
         )
         for m in obj.get("Mounts") or []
         if m.get("Source") and m.get("Destination")
