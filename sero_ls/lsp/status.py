@@ -184,13 +184,14 @@ def register(ls: SeroLanguageServer) -> None:
     @ls.feature("sero/workspaceStatus")
     async def workspace_status(ls: SeroLanguageServer, params: Any) -> dict[str, Any]:
         uri = param(params, "uri", str)
-        if not ls.initialized.is_set():
+        refresh = param(params, "refresh", bool)
+        if ls.hub.client_init and not ls.initialized.is_set():
             # Asked right after initialize: answer with the folder settings the client gives
             # through workspace/configuration (pulled after `initialized`), not without them.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(10):
                     await ls.initialized.wait()
-        if param(params, "refresh", bool):
+        if refresh:
             target = ls.manager.folder_for(uri) if uri else None
             await ls.manager.refresh([target.folder.uri] if target else None)
         return {"folders": [to_json(s) for s in ls.manager.statuses(uri)]}
