@@ -203,13 +203,12 @@ class SeroProtocol(LanguageServerProtocol):
             self.send_raw(framing.error_response(msg.get("id"), code, text))
 
     def send_raw_body(self, body: bytes) -> None:
-        """Write an already encoded message body to the client."""
-        if self.writer is not None:
-            self.writer.write(framing.encode_frame(body))
-
-    def send_raw(self, msg: dict[str, Any]) -> None:
-        """Write a raw message to the client (one frame, one write)."""
+        """Write an already encoded message body to the client (one frame, one write)."""
         if self.writer is None:
             log.error("no transport to write to")
             return
-        self.writer.write(framing.encode_frame(framing.encode_message(msg)))
+        self.writer.write(framing.encode_frame(body))
+
+    def send_raw(self, msg: dict[str, Any]) -> None:
+        """Write a raw message to the client."""
+        self.send_raw_body(framing.encode_message(msg))

@@ -130,6 +130,10 @@ class Connection:
 
     def send(self, message: dict[str, Any]) -> bool:
         """Write one message; False when the process is gone."""
+        return self.send_raw_body(framing.encode_message(message))
+
+    def send_raw_body(self, body: bytes) -> bool:
+        """Write one already encoded message body; False when the process is gone."""
         proc = self.proc
         if (
             proc is None
@@ -139,19 +143,9 @@ class Connection:
         ):
             return False
         try:
-            proc.stdin.write(framing.encode_frame(framing.encode_message(message)))
+            proc.stdin.write(framing.encode_frame(body))
         except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
             log.warning("[%s] write failed: %s", self.name, exc)
-            return False
-        return True
-
-    def send_raw_body(self, body: bytes) -> bool:
-        proc = self.proc
-        if proc is None or proc.stdin is None or self.exited.is_set():
-            return False
-        try:
-            proc.stdin.write(framing.encode_frame(body))
-        except (BrokenPipeError, ConnectionResetError, RuntimeError):
             return False
         return True
 

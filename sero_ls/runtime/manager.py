@@ -24,7 +24,7 @@ from sero_ls.runtime.probe import ProbeRound, resolve_folders
 from sero_ls.runtime.resolve import Folder
 from sero_ls.runtime.toggles import ToggleStore
 from sero_ls.settings import Settings, SettingsProblem, folder_settings
-from sero_ls.uris import path_to_uri, uri_to_path
+from sero_ls.uris import uri_to_path
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,3 @@ class RuntimeManager:
                 return False
             keys.add((rt.backend, rt.cli))
         return bool(keys) and all(k in self._events and self._events[k].healthy for k in keys)
-
-
-def folder_uri_for_path(path: str) -> str:
-    return path_to_uri(path)

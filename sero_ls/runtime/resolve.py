@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import posixpath
-import shlex
 import sys
 from collections.abc import Sequence
 
@@ -371,7 +370,3 @@ def _status(
         stale=list(staleness.messages) if staleness else [],
         dockerfile=staleness.dockerfile if staleness else None,
     )
-
-
-def quote(argv: Sequence[str]) -> str:
-    return shlex.join(argv)
