@@ -38,6 +38,10 @@ class ServerConfig:
     env: dict[str, str] = attrs.field(factory=dict)
     initialization_options: Any = None
     settings: Any = None  # answered to the server's workspace/configuration (extension)
+    # The hub's order among servers of one language (lower first; default: declared order).
+    priority: int | None = None
+    # Features this server must not answer in the hub ("hover", "formatting", a method name).
+    disabled_features: list[str] = attrs.field(factory=list)
 
     def __attrs_post_init__(self) -> None:
         for name in ("command", "container_command", "host_command"):

@@ -62,8 +62,9 @@ class Router(Protocol):
     def also_local(self, message: dict[str, Any]) -> None:
         """A notification sero-ls handles itself that the servers need too (raw)."""
 
-    def from_client(self, message: dict[str, Any]) -> bool:
-        """Take a client message; False when no backend wants it (then sero-ls answers)."""
+    def from_client(self, message: dict[str, Any], body: bytes | None = None) -> bool:
+        """Take a client message (and its bytes as received); False when no backend wants it
+        (then sero-ls answers)."""
 
     def owns_response(self, msg_id: Any) -> bool:
         """Whether a client response answers a request a backend sent."""
@@ -91,8 +92,6 @@ def valid_id(msg_id: Any) -> bool:
 
 class SeroProtocol(LanguageServerProtocol):
     router: Router | None = None
-    # While a client message is being routed: (that message, its body as received).
-    raw_body: tuple[dict[str, Any], bytes] | None = None
     shutdown_requested = False
 
     @lsp_method(types.INITIALIZE)
@@ -109,11 +108,20 @@ class SeroProtocol(LanguageServerProtocol):
         asked = self._shutdown or self.shutdown_requested
         self._server.request_exit(0 if asked else 1)  # type: ignore[attr-defined]
 
+    @property
+    def shut_down(self) -> bool:
+        """Whether the client asked for shutdown (pygls keeps it in a private name)."""
+        return bool(self._shutdown) or self.shutdown_requested
+
+    def unstructure(self, value: Any) -> Any:
+        """lsprotocol objects as plain JSON values."""
+        return self._converter.unstructure(value)
+
     def is_local(self, method: str) -> bool:
         return method in LOCAL_METHODS or method.startswith("sero/")
 
-    def handle_raw(self, msg: dict[str, Any]) -> None:
-        """Route one decoded message (see module doc)."""
+    def handle_raw(self, msg: dict[str, Any], body: bytes | None = None) -> None:
+        """Route one decoded message, with its bytes as received (see module doc)."""
         if msg.get("jsonrpc") != "2.0":
             self._reject(msg, framing.INVALID_REQUEST, "not a JSON-RPC 2.0 message")
             return
@@ -162,7 +170,7 @@ class SeroProtocol(LanguageServerProtocol):
         if self._shutdown:
             self._reject(msg, framing.INVALID_REQUEST, "server is shutting down")
             return
-        if self.router is not None and self.router.from_client(msg):
+        if self.router is not None and self.router.from_client(msg, body):
             return
         self._dispatch(msg)  # sero-ls' own features, or MethodNotFound / ignored
 

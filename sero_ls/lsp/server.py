@@ -21,7 +21,7 @@ from pygls.lsp.server import LanguageServer
 from sero_ls import __version__
 from sero_ls.lsp import transport
 from sero_ls.lsp.protocol import SeroProtocol, raw_converter
-from sero_ls.proxy.hub import Hub
+from sero_ls.proxy.front import Proxy
 from sero_ls.proxy.spec import ServerSpec
 from sero_ls.runtime.manager import RuntimeManager
 from sero_ls.runtime.model import FolderStatus
@@ -41,6 +41,19 @@ def settings_from_init_options(options: Any) -> Mapping[str, Any] | None:
     return options
 
 
+class _ClientPort:
+    """The router's way to the editor: sero-ls' protocol writer."""
+
+    def __init__(self, protocol: SeroProtocol) -> None:
+        self.protocol = protocol
+
+    def send(self, msg: dict[str, Any]) -> None:
+        self.protocol.send_raw(msg)
+
+    def send_body(self, body: bytes) -> None:
+        self.protocol.send_raw_body(body)
+
+
 class SeroLanguageServer(LanguageServer):
     protocol: SeroProtocol
 
@@ -54,6 +67,7 @@ class SeroLanguageServer(LanguageServer):
         self.manager = RuntimeManager(on_change=self.status_changed)
         self.initialized = asyncio.Event()
         self.published: dict[str, list[types.Diagnostic]] = {}
+        self.logged_status: dict[str, tuple[str, str | None, str]] = {}
         self.client_pid: int | None = None
         self.exit_code: int | None = None
         self._done = asyncio.Event()
@@ -71,11 +85,12 @@ class SeroLanguageServer(LanguageServer):
         workflows.register(self)
         # The proxy: language servers per folder (hub), or the one wrapped server.
         self.default_folder = folder
-        self.hub = Hub(self, wrapper=wrapper)
-        self.protocol.router = self.hub
-        self.manager.server_entries = self.hub.server_entries
-        self.shutdown_hooks.append(self.hub.shutdown)
-        self.folder_hooks.append(self.hub.sync_folders)
+        self.proxy = Proxy(self.manager, _ClientPort(self.protocol), wrapper=wrapper,
+                           spawn=self.spawn)  # fmt: skip
+        self.protocol.router = self.proxy
+        self.manager.server_entries = self.proxy.entries
+        self.shutdown_hooks.append(self.proxy.shutdown)
+        self.folder_hooks.append(self.proxy.sync_folders)
 
     # ---- helpers shared by the feature modules
 
@@ -93,7 +108,7 @@ class SeroLanguageServer(LanguageServer):
 
         if self.initialized.is_set():
             push_status(self, statuses)
-            await self.hub.status_changed()
+            await self.proxy.runtime_changed()
 
     # ---- lifecycle
 
@@ -114,7 +129,7 @@ class SeroLanguageServer(LanguageServer):
         done = asyncio.ensure_future(self._done.wait())
         await asyncio.wait({reading, done}, return_when=asyncio.FIRST_COMPLETED)
         code = (
-            self.exit_code if self.exit_code is not None else (0 if self.protocol._shutdown else 1)
+            self.exit_code if self.exit_code is not None else (0 if self.protocol.shut_down else 1)
         )
         await self.cleanup()
         for t in (reading, done):

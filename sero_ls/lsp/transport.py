@@ -38,9 +38,8 @@ async def read_loop(protocol: SeroProtocol, reader: Any) -> None:
                 framing.error_response(None, framing.PARSE_ERROR, error or "parse error")
             )
             continue
-        protocol.raw_body = (msg, body)  # the bytes of this very message, for forwarding
         try:
-            protocol.handle_raw(msg)
+            protocol.handle_raw(msg, body)  # the bytes too: forwarded as they came
         except Exception:
             # A bug in routing one message must not end the session (nor silently).
             log.exception("failed to route a message: %.200s", body)
@@ -49,8 +48,6 @@ async def read_loop(protocol: SeroProtocol, reader: Any) -> None:
                 protocol.send_raw(
                     framing.error_response(msg_id, framing.INTERNAL_ERROR, "internal error")
                 )
-        finally:
-            protocol.raw_body = None
 
 
 async def stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
