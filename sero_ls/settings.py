@@ -272,3 +272,15 @@ def _problem_line(text: str, key: str) -> int:
         if line is not None:
             return line
     return 0
+
+
+def settings_from_init_options(options: Any) -> Mapping[str, Any] | None:
+    """Accept the shapes editors send: {settings: {...}}, {sero: {...}}, or the settings."""
+    if not isinstance(options, Mapping):
+        return None
+    for key in ("settings", "sero"):
+        inner = options.get(key)
+        if isinstance(inner, Mapping):
+            nested = inner.get("sero")
+            return nested if isinstance(nested, Mapping) else inner
+    return options

@@ -24,30 +24,10 @@ from pygls.protocol.json_rpc import (
 )
 
 from sero_ls.lsp import framing
+from sero_ls.lsp.boot import LOCAL_METHODS, SHARED_NOTIFICATIONS
+from sero_ls.lsp.transport import valid_id
 
 log = logging.getLogger(__name__)
-
-# Methods sero-ls handles itself (in addition to every `sero/...` method).
-LOCAL_METHODS = {
-    types.INITIALIZE,
-    types.INITIALIZED,
-    types.SHUTDOWN,
-    types.EXIT,
-    types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS,
-    types.WORKSPACE_DID_CHANGE_CONFIGURATION,
-    types.SET_TRACE,
-    types.WINDOW_WORK_DONE_PROGRESS_CANCEL,
-}
-
-
-# Client notifications sero-ls handles itself AND the proxy passes on (see Router.also_local).
-SHARED_NOTIFICATIONS = {
-    types.INITIALIZED,
-    types.WORKSPACE_DID_CHANGE_CONFIGURATION,
-    types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS,
-    types.SET_TRACE,
-    types.WINDOW_WORK_DONE_PROGRESS_CANCEL,
-}
 
 
 class Router(Protocol):
@@ -83,16 +63,14 @@ def raw_converter() -> Any:
     return conv
 
 
-def valid_id(msg_id: Any) -> bool:
-    """A JSON-RPC id: a string, a number (not a boolean) or null."""
-    if isinstance(msg_id, bool):
-        return False
-    return msg_id is None or isinstance(msg_id, (str, int, float))
-
-
 class SeroProtocol(LanguageServerProtocol):
     router: Router | None = None
     shutdown_requested = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Requests already answered by the start-up path (lsp/boot.py): pygls' answer is dropped.
+        self.silent_ids: set[Any] = set()
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
@@ -120,8 +98,11 @@ class SeroProtocol(LanguageServerProtocol):
     def is_local(self, method: str) -> bool:
         return method in LOCAL_METHODS or method.startswith("sero/")
 
-    def handle_raw(self, msg: dict[str, Any], body: bytes | None = None) -> None:
-        """Route one decoded message, with its bytes as received (see module doc)."""
+    def handle_raw(
+        self, msg: dict[str, Any], body: bytes | None = None, *, routed: bool = False
+    ) -> None:
+        """Route one decoded message, with its bytes as received (see module doc);
+        ``routed``: the servers already got it (a notification replayed after start-up)."""
         if msg.get("jsonrpc") != "2.0":
             self._reject(msg, framing.INVALID_REQUEST, "not a JSON-RPC 2.0 message")
             return
@@ -163,7 +144,7 @@ class SeroProtocol(LanguageServerProtocol):
             if self.router is not None:
                 if method == types.INITIALIZE:
                     self.router.observe_initialize(msg.get("params"))  # type: ignore[arg-type]
-                elif method in SHARED_NOTIFICATIONS:
+                elif method in SHARED_NOTIFICATIONS and not routed:
                     self.router.also_local(msg)
             self._dispatch(msg)
             return
@@ -195,6 +176,9 @@ class SeroProtocol(LanguageServerProtocol):
     def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
         """pygls' responses, but one to ``id: null`` keeps its id member (pygls drops None
         fields when it serialises, and a response without an id is no response)."""
+        if msg_id in self.silent_ids:
+            self.silent_ids.discard(msg_id)
+            return
         if msg_id is not None:
             super()._send_response(msg_id, result, error)
             return

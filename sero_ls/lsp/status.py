@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from sero_ls.lsp.boot import initial_folders
 from sero_ls.lsp.diagnostics import (
     config_uri,
     folder_diagnostics,
@@ -20,7 +20,7 @@ from sero_ls.lsp.diagnostics import (
 )
 from sero_ls.runtime import status_cache
 from sero_ls.runtime.model import FolderStatus, to_json
-from sero_ls.uris import path_to_uri
+from sero_ls.settings import settings_from_init_options
 
 if TYPE_CHECKING:
     from sero_ls.lsp.server import SeroLanguageServer
@@ -136,25 +136,19 @@ def _plain(value: Any) -> Any:
 
 
 def register(ls: SeroLanguageServer) -> None:
-    from sero_ls.lsp.server import settings_from_init_options
-
     @ls.feature(types.INITIALIZE)
     async def initialize(ls: SeroLanguageServer, params: types.InitializeParams) -> None:
-        ls.manager.init_settings = settings_from_init_options(params.initialization_options)
-        folders: list[tuple[str, str | None]] = []
-        if params.workspace_folders:
-            folders = [(f.uri, f.name) for f in params.workspace_folders]
-        elif params.root_uri:
-            folders = [(params.root_uri, None)]
-        elif params.root_path:
-            folders = [(path_to_uri(params.root_path), None)]
-        elif ls.proxy.wrapper is not None:  # wrapper mode: --folder, else the working directory
-            folders = [(path_to_uri(ls.default_folder or os.getcwd()), None)]
-        ls.manager.set_folders(folders)
+        raw = ls.proxy.client_init  # the params as the client sent them
+        ls.manager.init_settings = settings_from_init_options(raw.get("initializationOptions"))
+        ls.manager.set_folders(
+            initial_folders(raw, wrapper=ls.proxy.wrapper is not None, default=ls.default_folder)
+        )
         if params.process_id:
             ls.client_pid = params.process_id
             ls.spawn(ls.watch_client_pid(params.process_id))
         await ls.manager.refresh(reload=False)
+        # Servers the start-up path placed from the cached status move if that was wrong.
+        await ls.proxy.runtime_changed()
         await ls.proxy.sync_folders()  # start the language servers: their capabilities are ours
 
     @ls.feature(types.INITIALIZED)

@@ -102,6 +102,8 @@ class Proxy:
         merged = advertise.merge([i.capabilities for i in running], commands)
         for key, value in own_caps.items():
             merged.setdefault(key, value)
+        # utf-16 end to end: the document store and the servers (which are not offered another)
+        merged.pop("positionEncoding", None)
         # LSP 3.18: the client asks sero-ls for the text of container-only files.
         merged.setdefault("workspace", {})["textDocumentContent"] = {"schemes": [SCHEME]}
         merged.setdefault("experimental", {})

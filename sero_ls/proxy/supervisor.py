@@ -161,8 +161,8 @@ class Supervisor:
                 continue
             want = container_of(st.status)
             for inst in insts:
-                if inst.state in ("stopped", "failed"):
-                    continue
+                if inst.state == "stopped":
+                    continue  # (a failed server placed elsewhere gets its chance there)
                 if inst.placement is None or inst.container_id == want:
                     continue
                 if inst.force_host and want is not None:
@@ -419,6 +419,7 @@ class Supervisor:
     # ---------------------------------------------------------------- stop
 
     async def _stop(self, inst: Instance, why: str) -> None:
+        log.info("[%s] stopping: %s", inst.name, why)
         inst.state = "stopped"
         self.events.server_gone(inst, f"{inst.name} stopped: {why}")
         if inst.conn is not None:
