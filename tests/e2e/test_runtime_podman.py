@@ -206,3 +206,33 @@ async def test_podman_events_push_changes_without_polling(
         mark = s.status.mark()
         pm.start(ctr.name)
         await s.status.wait_for(reason_is(tmp_workspace, None, "container"), timeout=15, after=mark)
+
+
+def doctor_json(folder: Path, env: dict[str, str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "sero_ls", "doctor", "--json", str(folder)],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    (st,) = json.loads(out.stdout)["folders"]
+    return st
+
+
+def test_doctor_through_an_apple_1x_standin(tmp_path: Path, tmp_workspace: Path, apple_standin):
+    """1.x prints `Error: image not found: REF` and ImageResource: read as absent / present."""
+    pm.import_busybox_image()  # localhost/sero-node:latest: docker.io/library/sero-node to Apple
+    env = {**apple_standin.env, "SERO_LS_STATE_DIR": str(tmp_path / "state")}
+    config = tmp_workspace / ".sero" / "config.toml"
+    config.parent.mkdir()
+    config.write_text('containerBackend = "apple"\nimage = "sero-node:latest"\n')
+    st = doctor_json(tmp_workspace, env)
+    assert (st["mode"], st["reason"]) == ("host", "container-missing"), st["message"]
+    assert st["remedy"][-1].startswith("container run --name ")
+
+    config.write_text('containerBackend = "apple"\nimage = "sero-absent-0c7e:1"\n')
+    st = doctor_json(tmp_workspace, env)
+    assert (st["mode"], st["reason"]) == ("host", "container-image-missing"), st["message"]
+
+    ctr = apple_standin.create(tmp_workspace)
+    st = doctor_json(tmp_workspace, env)
+    assert (st["mode"], st["reason"]) == ("container", None), st["message"]
+    assert st["runtime"]["container"]["id"] == ctr.name

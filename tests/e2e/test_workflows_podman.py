@@ -262,17 +262,20 @@ async def test_terminal_in_the_container_and_on_the_host(
             with pytest.raises(Exception, match=r"must be|missing|not in a workspace"):
                 await s.request("sero/resolveTerminal", bad)
 
-    # Apple's CLI (the stand-in: `container exec -i -t -w DIR ID ...`)
+    # Apple's CLI (the stand-in: `container exec -i -t -w DIR ID ...`), 0.x and 1.x
     settings = {**FAST, "containerBackend": "apple"}
-    async with session([tmp_workspace], tmp=tmp_path / "apple", settings=settings,
-                       env=apple_standin.env) as s:  # fmt: skip
-        await s.status.wait_for(status_is(tmp_workspace, None))
-        term = await s.request("sero/resolveTerminal", {"uri": path_to_uri(str(sub))})
-        assert term["argv"][:7] == [
-            str(apple_standin.cli), "exec", "-i", "-t", "-w", "/workspace/pkg é", ctr.name,
-        ]  # fmt: skip
-        out = run_in_pty(term["argv"], term["cwd"], {**apple_standin.env, **term["env"]}, typed)
-        assert PWD_LINE.findall(out) == ["/workspace/pkg é"], out
+    for release in E2E_RELEASES:
+        apple_standin.release = release
+        async with session([tmp_workspace], tmp=tmp_path / f"apple-{release}",
+                           settings=settings, env=apple_standin.env) as s:  # fmt: skip
+            await s.status.wait_for(status_is(tmp_workspace, None))
+            term = await s.request("sero/resolveTerminal", {"uri": path_to_uri(str(sub))})
+            assert term["argv"][:7] == [
+                str(apple_standin.cli), "exec", "-i", "-t", "-w", "/workspace/pkg é", ctr.name,
+            ]  # fmt: skip
+            env = {**apple_standin.env, **term["env"]}
+            out = run_in_pty(term["argv"], term["cwd"], env, typed)
+            assert PWD_LINE.findall(out) == ["/workspace/pkg é"], (release, out)
 
 
 async def test_preview_urls_published_container_ip_and_host(
