@@ -224,3 +224,13 @@ def test_system_status_never_by_substring() -> None:
     assert parse_apple_system_status(0, '{"status": "unregistered"}')[0] == "not-running"
     assert parse_apple_system_status(1, '{"status": "running"}')[0] == "not-running"
     assert parse_apple_system_status(1, "") == ("not-running", None)
+
+
+def test_a_port_entry_of_another_shape_is_skipped_not_a_failed_probe() -> None:
+    conf = {"id": "x", "publishedPorts": [
+        {"hostPort": "80", "containerPort": 80}, 7, {"hostPort": 8080, "containerPort": 80},
+        {"hostPort": 1, "containerPort": True}]}
+    (c,) = parse_apple_containers(json.dumps([{"id": "x", "configuration": conf}]))
+    assert c.ports == (PortBinding(80, "tcp", None, 8080),)
+    (c,) = parse_apple_containers('[{"id": "x", "configuration": {"publishedPorts": "80"}}]')
+    assert c.ports == ()

@@ -12,7 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeGuard, TypeVar
 
 from sero_ls.runtime.model import ContainerRecord, ImageRecord, Mount, PortBinding
 
@@ -170,7 +170,7 @@ def _apple_record(obj: dict[str, Any]) -> ContainerRecord:
         labels={str(k): str(v) for k, v in (config.get("labels") or {}).items()},
         created=_apple_known(parse_time(created_raw, apple_epoch=not nested)),
         started=started,
-        ports=tuple(_apple_ports(config.get("publishedPorts") or [])),
+        ports=tuple(_apple_ports(config.get("publishedPorts"))),
     )
 
 
@@ -182,19 +182,27 @@ def _apple_known(when: dt.datetime | None) -> dt.datetime | None:
     return None if when is None or when <= _UNIX_EPOCH else when
 
 
-def _apple_ports(ports: list[Any]) -> Iterable[PortBinding]:
+def _apple_ports(ports: Any) -> Iterable[PortBinding]:
     """`configuration.publishedPorts[] = {hostAddress, hostPort, containerPort, proto,
-    count}` (0.3 on; `count`, a range of consecutive ports, from 0.8)."""
-    for p in ports:
-        count = p.get("count") or 1
-        host_port, container_port = int(p["hostPort"]), int(p["containerPort"])
-        for i in range(int(count)):
+    count}` (0.3 on; `count`, a range of consecutive ports, from 0.8). Ports are a bonus
+    (for previewUrl): an entry of another shape is skipped, not a failed probe."""
+    for p in ports if isinstance(ports, list) else []:
+        if not isinstance(p, dict):
+            continue
+        host, inner, count = p.get("hostPort"), p.get("containerPort"), p.get("count", 1)
+        if not (_is_int(host) and _is_int(inner) and _is_int(count)):
+            continue
+        for i in range(max(1, min(count, 65536))):
             yield PortBinding(
-                container_port=container_port + i,
+                container_port=inner + i,
                 protocol=str(p.get("proto") or "tcp").lower(),
                 host_ip=str(p.get("hostAddress") or "") or None,
-                host_port=host_port + i,
+                host_port=host + i,
             )
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @_guarded
