@@ -217,9 +217,20 @@ def status_payload(status: str, info: dict[str, Any] | None = None) -> dict[str,
 
 def status_json(rel: Release, payload: dict[str, Any]) -> str:
     """0.10-0.12: JSONEncoder() (declaration order); 1.x: sorted keys."""
-    if rel.iso_dates:
-        return json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return json.dumps(payload, separators=(",", ":"))
+    return swift_json(rel, payload)
+
+
+def swift_json(rel: Release, value: Any, pretty: bool = False) -> str:
+    """Foundation's JSONEncoder text: `/` escaped as `\\/`, non-ASCII as is; 1.x sorts keys
+    (JSONOptions.compact / .pretty) and pretty-prints `inspect` and `image inspect`
+    (2-space indent, `"key" : value`)."""
+    if pretty:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=rel.iso_dates, indent=2,
+                          separators=(",", " : "))
+    else:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=rel.iso_dates,
+                          separators=(",", ":"))
+    return text.replace("/", "\\/")
 
 
 def status_text(rel: Release, status: str, info: dict[str, Any] | None = None) -> str:

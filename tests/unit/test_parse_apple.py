@@ -98,7 +98,7 @@ def test_published_port_ranges_and_protocols() -> None:
 
 def test_a_container_from_before_1_0_has_no_creation_date_on_1_x() -> None:
     (pre,) = parse_apple_containers(text("1.2", "inspect-pre-upgrade.json"))
-    assert '"creationDate":"1970-01-01T00:00:00Z"' in text("1.2", "inspect-pre-upgrade.json")
+    assert '"creationDate" : "1970-01-01T00:00:00Z"' in text("1.2", "inspect-pre-upgrade.json")
     assert pre.created is None  # unknown, not "created in 1970" (so never stale by it)
 
 
