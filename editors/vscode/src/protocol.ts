@@ -8,6 +8,8 @@ export interface Mount {
     host: string;
     container: string;
     readOnly: boolean;
+    /** "bind" (a host folder), or the runtime's own storage ("volume", "tmpfs", ...). */
+    type: string;
 }
 
 export interface ContainerInfo {
@@ -15,6 +17,8 @@ export interface ContainerInfo {
     state: string;
     image: string | null;
     ip: string | null;
+    name: string | null;
+    created: string | null;
 }
 
 export interface RuntimeInfo {
@@ -43,6 +47,14 @@ export interface ServerEntry {
     message?: string | null;
 }
 
+export interface DockerfileInfo {
+    path: string;
+    modified: string | null;
+    image: string | null;
+    imageCreated: string | null;
+    stale: boolean;
+}
+
 export interface FolderStatus {
     uri: string;
     name: string;
@@ -56,6 +68,9 @@ export interface FolderStatus {
     capabilities: Capability[];
     servers: ServerEntry[];
     checkedAt: string | null;
+    /** sero-ls extensions (docs/protocol.md): why the container is stale, and its Dockerfile. */
+    stale: string[];
+    dockerfile: DockerfileInfo | null;
 }
 
 export interface FoldersParams {
