@@ -84,12 +84,15 @@ def _follow_trust_changes(ls: SeroLanguageServer) -> None:
     async def on_change(statuses: list[FolderStatus]) -> None:
         if inner is not None:
             await inner(statuses)
-        moved = False
+        moved = []
         for s in statuses:
             state = s.trust.state if s.trust else None
-            moved |= s.uri in seen and seen[s.uri] != state
+            if s.uri in seen and seen[s.uri] != state:
+                moved.append(s.uri)
             seen[s.uri] = state
-        if moved:
+        if moved and ls.initialized.is_set():
             await _run_folder_hooks(ls)
+            for uri in moved:  # the push above still listed the servers as they were
+                await ls.manager.notify_servers_changed(uri)
 
     ls.manager.on_change = on_change
