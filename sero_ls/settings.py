@@ -177,6 +177,9 @@ def _validate_value(key: str, value: Any) -> Any:
         structured = CONVERTER.structure(value, attr.type)  # type: ignore[arg-type]
     except Exception as exc:
         raise ValueError(_explain(exc)) from None
+    if key in ("image", "container") and structured.startswith("-"):
+        # Passed to the CLIs as a name (`image inspect <image>`): never as an option.
+        raise ValueError(f"must be a name, not an option: {value!r}")
     if key in ("probeTimeout", "pollInterval") and not 0 < structured <= 600:
         raise ValueError(f"must be a number of seconds between 0 and 600, not {value!r}")
     return structured

@@ -212,3 +212,11 @@ def test_token_gate() -> None:
     opts = {"seroToken": "s3cret-s3cret-s3cret", "settings": {}}
     ok = {"method": "initialize", "id": 1, "params": {"initializationOptions": opts}}
     assert gate(ok) is None and opts == {"settings": {}}  # the token does not go further
+
+
+def test_names_handed_to_the_clis_are_never_options(tmp_path: Path) -> None:
+    write(tmp_path, 'image = "--format={{.Id}}"\ncontainer = "-it"\n')
+    settings, problems, _ = load_folder(tmp_path)
+    assert (settings.image, settings.container) == ("sero-node:latest", None)
+    assert {p.key for p in problems} == {"image", "container"}
+    assert all("not an option" in p.message for p in problems)
