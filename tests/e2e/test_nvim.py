@@ -293,6 +293,8 @@ def test_sero_trust_starts_the_servers_of_a_cloned_folder(nvim: Nvim, tmp_path: 
     assert r["trust_before"]["state"] == "untrusted"
     assert r["trust_before"]["ignored"] == ["servers.x.command"]
     assert r["servers_before"] == 0 and r["marker_before"] is False
+    health = "\n".join(r["health"])
+    assert "is not trusted: sero-ls ignores servers.x.command" in health and ":SeroTrust" in health
     assert r["marker_after_cancel"] is False
     prompt = r["asked"][1]["prompt"]
     assert r["trust_before"]["sha256"] in prompt and "servers.x.command" in prompt

@@ -18,6 +18,8 @@ H.run(function()
   H.R.trust_before = sero.status().trust
   H.R.servers_before = #servers()
   H.R.marker_before = vim.uv.fs_stat(marker) ~= nil
+  H.R.health = H.checkhealth()
+  vim.cmd.tabclose()
   H.step('untrusted')
 
   local asked = {}
