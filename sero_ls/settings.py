@@ -99,6 +99,8 @@ INERT_KEYS = frozenset(
 EXECUTING_SERVER_KEYS = frozenset(
     {"command", "containerCommand", "hostCommand", "env", "initializationOptions", "settings"}
 )
+# (These only order and filter the entry's own answers; the whole entry waits for trust.)
+INERT_SERVER_KEYS = frozenset({"languages", "priority", "disabledFeatures"})
 
 
 @attrs.frozen

@@ -23,7 +23,9 @@ from sero_ls.settings import (
     EXECUTING_SERVER_KEYS,
     FIELDS,
     INERT_KEYS,
+    INERT_SERVER_KEYS,
     ServerConfig,
+    _camel,
     load_folder,
 )
 from tests.support.trust import own_state_dir, trust_folder
@@ -50,13 +52,9 @@ def test_every_setting_is_classified() -> None:
     """A new setting must say whether a folder's config may set it before trust."""
     assert set(FIELDS) == EXECUTING_KEYS | INERT_KEYS
     assert not EXECUTING_KEYS & INERT_KEYS
-    server_keys = {trust_cli_camel(a.name) for a in attrs.fields(ServerConfig)}
-    assert server_keys - EXECUTING_SERVER_KEYS == {"languages"}
-
-
-def trust_cli_camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.capitalize() for p in rest)
+    server_keys = {_camel(a.name) for a in attrs.fields(ServerConfig)}
+    assert server_keys == EXECUTING_SERVER_KEYS | INERT_SERVER_KEYS
+    assert not EXECUTING_SERVER_KEYS & INERT_SERVER_KEYS
 
 
 def test_untrusted_config_holds_back_what_runs_and_applies_the_rest(tmp_path: Path) -> None:
