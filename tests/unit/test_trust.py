@@ -17,6 +17,7 @@ import pytest
 
 from sero_ls.cli import trust as trust_cli
 from sero_ls.lsp import tcp
+from sero_ls.runtime.cli import find_executable
 from sero_ls.runtime.trust import TrustStore, folder_key
 from sero_ls.settings import (
     EXECUTING_KEYS,
@@ -218,3 +219,17 @@ def test_names_handed_to_the_clis_are_never_options(tmp_path: Path) -> None:
     assert (settings.image, settings.container) == ("sero-node:latest", None)
     assert {p.key for p in problems} == {"image", "container"}
     assert all("not an option" in p.message for p in problems)
+
+
+def test_cli_lookup_ignores_relative_path_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clone's own `podman` is never found through an empty or `.` PATH entry."""
+    evil = tmp_path / "podman"
+    evil.write_text("#!/bin/sh\n")
+    evil.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", os.pathsep.join(["", ".", "bin", str(tmp_path / "nothing")]))
+    assert find_executable("podman") is None
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert find_executable("podman") == str(evil)
