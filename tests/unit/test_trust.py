@@ -233,3 +233,23 @@ def test_cli_lookup_ignores_relative_path_entries(
     assert find_executable("podman") is None
     monkeypatch.setenv("PATH", str(tmp_path))
     assert find_executable("podman") == str(evil)
+
+
+def test_warning_and_quick_fix_of_an_untrusted_config(tmp_path: Path) -> None:
+    from sero_ls.lsp.commands import sero_code_actions
+    from sero_ls.lsp.diagnostics import trust_diagnostics
+    from sero_ls.runtime.model import FolderStatus
+
+    write(tmp_path, HOSTILE)
+    _, _, info = load_folder(tmp_path)
+    status = FolderStatus(uri="file:///w", name="w", requested="auto", mode="host",
+                          degraded=False, reason=None, message="", trust=info)  # fmt: skip
+    (diag,) = trust_diagnostics(status)
+    assert diag.range.start.line == 4 and diag.code == "untrusted-config"
+    assert "containerCli, servers.x.command, servers.x.env" in diag.message
+    (fix,) = sero_code_actions([diag])
+    assert fix.command is not None and fix.command.command == "sero.trustFolder"
+    assert fix.command.arguments == ["file:///w", info.sha256 if info else None]
+    assert trust_diagnostics(attrs.evolve(status, trust=None)) == []
+    trusted = attrs.evolve(status, trust=attrs.evolve(info, state="trusted", ignored=[]))
+    assert trust_diagnostics(trusted) == []
