@@ -1,10 +1,12 @@
 """`sero-ls trust [PATH] [--yes] [--sha256 H] [--revoke]`: let a folder's
 `.sero/config.toml` run what it names (its current content only).
 
-It prints the file, its sha256 and every entry that makes sero-ls run something,
-then trusts exactly that content. On a terminal it asks first (default: no) unless
-`--yes`; without a terminal it does not ask: running the command is the consent,
-as with `direnv allow` (a script can pin the content it reviewed with `--sha256`).
+Let the folder's `.sero/config.toml` run what it names, for its current content only:
+it prints the file's path, its sha256 and every entry that makes sero-ls run something,
+then trusts exactly that content (an edit of the file revokes it). On a terminal it
+asks first (default: no) unless `--yes`; without a terminal it does not ask: running
+the command is the consent, as with `direnv allow` (a script can pin the content it
+reviewed with `--sha256`).
 Running servers pick the change up by themselves (their next status check).
 
 Exit status: 0 trusted or revoked; 1 declined, or `--sha256` does not match;
