@@ -9,41 +9,55 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+import attrs
+
 from sero_ls.runtime.capabilities import DESCRIPTIONS
 from sero_ls.runtime.manager import make_folder
-from sero_ls.runtime.model import FolderStatus, to_json
+from sero_ls.runtime.model import FolderStatus, TrustInfo, to_json
 from sero_ls.runtime.probe import resolve_folders
 from sero_ls.runtime.resolve import Folder
 from sero_ls.runtime.toggles import ToggleStore
 from sero_ls.runtime.workflows import list_logs, log_dir, own_log_file
-from sero_ls.settings import Settings, SettingsProblem, folder_settings
-from sero_ls.uris import path_to_uri
+from sero_ls.settings import Settings, SettingsProblem, load_folder
+from sero_ls.uris import path_to_uri, uri_to_path
+
+Trusts = dict[str, TrustInfo | None]
 
 
 def folder_jobs(
     paths: list[str],
-) -> tuple[list[tuple[Folder, Settings]], dict[str, list[SettingsProblem]]]:
-    """Each path as a folder with its settings (no client: config.toml and the toggle).
+) -> tuple[list[tuple[Folder, Settings]], dict[str, list[SettingsProblem]], Trusts]:
+    """Each path as a folder with its settings (no client: config.toml and the toggle),
+    their problems and the trust of each folder's config (what an untrusted one holds back
+    is not in the settings: nothing it names runs).
 
     Shared with `sero-ls status`, which resolves a path the same way."""
     toggles = ToggleStore().load()
     jobs = []
     problems: dict[str, list[SettingsProblem]] = {}
+    trusts: Trusts = {}
     for p in paths:
         folder = make_folder(path_to_uri(os.path.abspath(p)))
-        settings, probs = folder_settings(Path(folder.path), toggle=toggles.get(folder.path))
+        settings, probs, trusts[folder.uri] = load_folder(
+            Path(folder.path), toggle=toggles.get(folder.path)
+        )
         problems[folder.uri] = probs
         jobs.append((folder, settings))
-    return jobs, problems
+    return jobs, problems, trusts
+
+
+def with_trust(statuses: list[FolderStatus], trusts: Trusts) -> list[FolderStatus]:
+    return [attrs.evolve(s, trust=trusts.get(s.uri)) for s in statuses]
 
 
 def collect(paths: list[str]) -> tuple[list[FolderStatus], dict[str, list[SettingsProblem]]]:
-    jobs, problems = folder_jobs(paths)
-    return asyncio.run(resolve_folders(jobs)), problems
+    jobs, problems, trusts = folder_jobs(paths)
+    return with_trust(asyncio.run(resolve_folders(jobs)), trusts), problems
 
 
 def run(paths: list[str], as_json: bool, out: TextIO = sys.stdout) -> int:
@@ -98,6 +112,7 @@ def write_table(s: FolderStatus, problems: list[SettingsProblem], out: TextIO) -
     for srv in s.servers:
         why = f" {srv.reason}" if srv.reason else ""
         w(f"  server      {srv.id}: {srv.state} ({srv.mode}){why}\n")
+    write_trust(s, w)
     for p in problems:
         where = f"{p.source}:{(p.line or 0) + 1}" if p.line is not None else p.source
         w(f"  setting     {p.severity}: {p.message} ({where}; the default applies)\n")
@@ -106,6 +121,19 @@ def write_table(s: FolderStatus, problems: list[SettingsProblem], out: TextIO) -
         for cmd in s.remedy:
             w(f"    $ {cmd}\n")
     w("\n")
+
+
+def write_trust(s: FolderStatus, w: Any) -> None:
+    t = s.trust
+    if t is None:
+        return
+    if t.state == "trusted":
+        w(f"  trust       trusted ({t.config}, sha256 {t.sha256[:12]})\n")
+        return
+    why = "changed since it was trusted" if t.changed else "not trusted"
+    w(f"  trust       untrusted: {t.config} is {why}; ignored, nothing of it runs:\n")
+    w(f"              {', '.join(t.ignored)}\n")
+    w(f"              review it, then: sero-ls trust {shlex.quote(uri_to_path(s.uri) or s.uri)}\n")
 
 
 def write_logs(logs: list[dict[str, Any]], out: TextIO) -> None:

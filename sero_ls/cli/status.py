@@ -53,7 +53,8 @@ ICONS = {
 FIELDS = {
     "icon": "container, host or degraded icon (--icons)",
     "kind": "container | host | degraded (for a CSS class or a colour)",
-    "summary": "`container`, `host`, or `host, degraded: <reason>`",
+    "summary": "`container`, `host`, or `host, degraded: <reason>`; ` (untrusted config)` "
+    "when the folder's .sero/config.toml names commands it has not been trusted to run",
     "mode": "container | host",
     "degraded": "true | false",
     "reason": "the reason code, or empty",
@@ -66,6 +67,7 @@ FIELDS = {
     "path": "the folder's path",
     "message": "the one-sentence explanation",
     "remedy": "the first command that fixes it, or empty",
+    "trust": "untrusted | trusted, or empty when .sero/config.toml names nothing to run",
 }
 _TOKEN = re.compile(r"\{\{|\}\}|\{([a-z]+)(\?)?\}|[{}]")
 
@@ -186,6 +188,9 @@ def fields(status: dict[str, Any], icons: str = "unicode") -> dict[str, str | bo
     else:
         summary = mode
     kind = "degraded" if degraded else mode
+    trust = str((status.get("trust") or {}).get("state") or "")
+    if trust == "untrusted":
+        summary += " (untrusted config)"
     return {
         "icon": ICONS[icons].get(kind, "?"),
         "kind": kind,
@@ -202,6 +207,7 @@ def fields(status: dict[str, Any], icons: str = "unicode") -> dict[str, str | bo
         "path": uri_to_path(str(status.get("uri", ""))) or "",
         "message": " ".join(str(status.get("message") or "").split()),
         "remedy": " ".join(str((status.get("remedy") or [""])[0]).split()),
+        "trust": trust,
     }
 
 
@@ -242,12 +248,14 @@ async def probe(folder: str, bound: float | None) -> dict[str, Any]:
     """Resolve ``folder`` now, within ``bound`` seconds (default probeTimeout); cache it."""
     import asyncio
 
-    from sero_ls.cli.doctor import folder_jobs
+    from sero_ls.cli.doctor import folder_jobs, with_trust
     from sero_ls.runtime.model import to_json, utc_now
     from sero_ls.runtime.probe import resolve_folders
     from sero_ls.runtime.resolve import Probe, resolve
 
-    jobs, _ = folder_jobs([folder])
+    # An untrusted .sero/config.toml's containerCli is not in these settings: a prompt
+    # that runs this on every `cd` into a clone runs nothing the clone names.
+    jobs, _, trusts = folder_jobs([folder])
     (f, settings), *_ = jobs
     bound = settings.probe_timeout if bound is None else bound
     try:
@@ -256,6 +264,7 @@ async def probe(folder: str, bound: float | None) -> dict[str, Any]:
     except TimeoutError:
         error = f"probing took longer than {bound:g} s"
         result = resolve(f, settings, Probe(error=error), checked_at=utc_now())
+    (result,) = with_trust([result], trusts)
     status = to_json(result)
     try:
         status_cache.write(folder, status)
@@ -267,7 +276,7 @@ async def probe(folder: str, bound: float | None) -> dict[str, Any]:
 def settings_timeout(folder: str) -> float:
     from sero_ls.cli.doctor import folder_jobs
 
-    jobs, _ = folder_jobs([folder])
+    jobs, _, _ = folder_jobs([folder])
     return jobs[0][1].probe_timeout
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from sero_ls.lsp.diagnostics import SOURCE
+from sero_ls.lsp.diagnostics import SOURCE, UNTRUSTED
 from sero_ls.lsp.status import apply_runtime, publish_diagnostics
 from sero_ls.runtime import reasons as R
 from sero_ls.runtime.backends import make_backend
@@ -26,6 +26,7 @@ REFRESH = "sero.refreshStatus"
 SET_RUNTIME = "sero.setRuntime"
 START_SYSTEM = "sero.startContainerSystem"
 RESTART_SERVERS = "sero.restartServers"
+TRUST = "sero.trustFolder"  # registered in lsp/trust.py
 COMMANDS = (REFRESH, SET_RUNTIME, START_SYSTEM, RESTART_SERVERS)
 SYSTEM_START_TIMEOUT = 180.0
 
@@ -103,6 +104,9 @@ def sero_code_actions(diagnostics: Sequence[types.Diagnostic]) -> list[types.Cod
                 )
             )
 
+        if d.code == UNTRUSTED:  # lsp/trust.py: trusts only the content the diagnostic saw
+            action("Trust this folder's sero config", TRUST, folder, d.data.get("sha256"))
+            continue
         server = d.data.get("serverId")
         if isinstance(server, str):
             action(f"Restart language server {server}", RESTART_SERVERS, folder, server)

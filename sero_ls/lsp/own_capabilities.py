@@ -17,6 +17,7 @@ COMMANDS = [
     "sero.setRuntime",
     "sero.restartServers",
     "sero.startContainerSystem",
+    "sero.trustFolder",
 ]
 
 

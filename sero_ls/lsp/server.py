@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -75,12 +74,13 @@ class SeroLanguageServer(LanguageServer):
         # Async callables run when the set of folders or their settings may have changed.
         self.folder_hooks: list[Callable[[], Awaitable[None]]] = []
         # Imported here: the feature modules register themselves on this instance.
-        from sero_ls.lsp import commands, containerfiles, status, workflows
+        from sero_ls.lsp import commands, containerfiles, status, trust, workflows
 
         status.register(self)
         commands.register(self)
         containerfiles.register(self)
         workflows.register(self)
+        trust.register(self)
         # The proxy: language servers per folder (hub), or the one wrapped server.
         self.default_folder = folder
         self.proxy = proxy or Proxy(
@@ -152,19 +152,3 @@ class SeroLanguageServer(LanguageServer):
                 await hook()
         for t in list(self._tasks):
             t.cancel()
-
-
-async def run_tcp(host: str, port: int) -> int:
-    done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        server = SeroLanguageServer()
-        code = await server.serve(reader, writer)
-        writer.close()
-        if not done.done():
-            done.set_result(code)
-
-    srv = await asyncio.start_server(on_connect, host, port)
-    log.info("listening on %s:%d (pid %d)", host, port, os.getpid())
-    async with srv:
-        return await done

@@ -17,6 +17,7 @@ from sero_ls.lsp.diagnostics import (
     folder_diagnostics,
     server_diagnostics,
     settings_diagnostics,
+    trust_diagnostics,
 )
 from sero_ls.runtime import status_cache
 from sero_ls.runtime.model import FolderStatus, to_json
@@ -88,7 +89,9 @@ def publish_diagnostics(ls: SeroLanguageServer) -> None:
             wanted[st.folder.uri] = folder_diagnostics(status) + server_diagnostics(status)
             for uri, diags in dockerfile_diagnostics(status).items():  # see lsp/workflows.py
                 wanted.setdefault(uri, []).extend(diags)
-        wanted[config_uri(st.folder.uri)] = settings_diagnostics(st.problems)
+        wanted[config_uri(st.folder.uri)] = settings_diagnostics(st.problems) + trust_diagnostics(
+            st.status
+        )
     for uri in set(ls.published) - set(wanted):
         wanted[uri] = []  # a folder that went away: clear what we said about it
     for uri, diags in wanted.items():

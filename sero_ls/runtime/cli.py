@@ -41,7 +41,10 @@ def find_executable(cli: str) -> str | None:
     """The absolute path of ``cli`` (a path or a name on PATH), or None when it is not there."""
     if os.sep in cli:
         return cli if os.path.isfile(cli) and os.access(cli, os.X_OK) else None
-    return shutil.which(cli)
+    # Absolute PATH entries only: an empty or `.` entry would run a `podman` from whatever
+    # folder the caller is in (`sero-ls status` runs on every prompt, in any clone).
+    entries = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    return shutil.which(cli, path=os.pathsep.join(d for d in entries if os.path.isabs(d)))
 
 
 async def run_cli(argv: list[str], deadline: float, stdin: bytes | None = None) -> CliResult:

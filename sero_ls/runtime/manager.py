@@ -19,11 +19,11 @@ from typing import Any
 import attrs
 
 from sero_ls.runtime.events import EventStream, event_argv
-from sero_ls.runtime.model import FolderStatus, ServerEntry
+from sero_ls.runtime.model import FolderStatus, ServerEntry, TrustInfo
 from sero_ls.runtime.probe import ProbeRound, resolve_folders
 from sero_ls.runtime.resolve import Folder
 from sero_ls.runtime.toggles import ToggleStore
-from sero_ls.settings import Settings, SettingsProblem, folder_settings
+from sero_ls.settings import Settings, SettingsProblem, load_folder
 from sero_ls.uris import uri_to_path
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class FolderState:
     settings: Settings = attrs.field(factory=Settings)
     problems: list[SettingsProblem] = attrs.field(factory=list)
     status: FolderStatus | None = None
+    trust: TrustInfo | None = None  # of the folder's .sero/config.toml (runtime/trust.py)
 
 
 def make_folder(uri: str, name: str | None = None) -> Folder:
@@ -94,7 +95,7 @@ class RuntimeManager:
     def _load_settings(self) -> None:
         toggles = self.toggles.load()
         for st in self.folders.values():
-            st.settings, st.problems = folder_settings(
+            st.settings, st.problems, st.trust = load_folder(
                 Path(st.folder.path),
                 init_settings=self.init_settings,
                 client_settings=st.client_settings,
@@ -150,6 +151,7 @@ class RuntimeManager:
             for st, status in zip(states, results, strict=True):
                 if st.folder.uri not in self.folders:
                     continue  # removed while probing
+                status = attrs.evolve(status, trust=st.trust)
                 if not status.same_as(st.status):
                     changed.append(status)
                 st.status = status

@@ -120,6 +120,18 @@ class DockerfileInfo:
 
 
 @attrs.define
+class TrustInfo:
+    """Whether the folder's `.sero/config.toml` may run what it names (runtime/trust.py)."""
+
+    state: Literal["trusted", "untrusted"]
+    config: str  # the file's host path
+    sha256: str  # of its current content
+    ignored: list[str] = attrs.field(factory=list)  # keys held back (dotted), while untrusted
+    changed: bool = False  # trusted before with another content: the edit revoked it
+    line: int = 0  # 0-based line of the first key that runs something
+
+
+@attrs.define
 class FolderStatus:
     uri: str
     name: str
@@ -136,6 +148,7 @@ class FolderStatus:
     # Extensions to CONTRACT §4 (documented in docs/protocol.md).
     stale: list[str] = attrs.field(factory=list)
     dockerfile: DockerfileInfo | None = None
+    trust: TrustInfo | None = None  # None: the folder's config names nothing to run
 
     def same_as(self, other: FolderStatus | None) -> bool:
         """Equal apart from ``checkedAt`` (a change of the time alone is not a change)."""
@@ -151,7 +164,15 @@ def _camel(name: str) -> str:
 
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(omit_if_default=False)
-    classes = (Mount, ContainerInfo, RuntimeInfo, Capability, ServerEntry, DockerfileInfo)
+    classes = (
+        Mount,
+        ContainerInfo,
+        RuntimeInfo,
+        Capability,
+        ServerEntry,
+        DockerfileInfo,
+        TrustInfo,
+    )
     for cls in (*classes, FolderStatus):
         overrides = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
         conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, **overrides))  # type: ignore[arg-type]

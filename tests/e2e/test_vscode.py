@@ -494,3 +494,23 @@ def test_definition_into_container_only_file(
         assert editor["languageId"] == "python"
     assert re.search(r"/python3[.\d]*/(os|posixpath|ntpath)\.py$", str(stdlib["uri"])), stdlib
     assert str(module["uri"]).endswith(probe), module
+
+
+def test_trust_action_starts_the_servers_of_a_cloned_folder(
+    workbench: Workbench, tmp_workspace: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "owned"
+    folder = write_workspace(tmp_workspace, {})
+    (folder / ".sero").mkdir()
+    (folder / ".sero" / "config.toml").write_text(
+        'runtime = "host"\n\n[servers.x]\nlanguages = ["python"]\n'
+        f"command = [\"sh\", \"-c\", \"touch '{marker}'; exec pylsp\"]\n"
+    )
+    cs = workbench.start("trust")
+
+    def nothing_ran() -> None:
+        assert not marker.exists(), "the untrusted folder's command ran"
+
+    run_driver(cs, "trust", folder, {"check-nothing-ran": nothing_ran})
+    assert marker.exists()
+    assert cs.output_channel().count("Starting sero-ls from") == 1, "sero-ls was restarted"

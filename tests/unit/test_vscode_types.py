@@ -19,6 +19,7 @@ PAIRS = {
     "Capability": model.Capability,
     "ServerEntry": model.ServerEntry,
     "DockerfileInfo": model.DockerfileInfo,
+    "TrustInfo": model.TrustInfo,
     "FolderStatus": model.FolderStatus,
 }
 

@@ -55,6 +55,16 @@ export interface DockerfileInfo {
     stale: boolean;
 }
 
+/** Whether the folder's .sero/config.toml may run what it names (sero-ls extension). */
+export interface TrustInfo {
+    state: 'trusted' | 'untrusted';
+    config: string;
+    sha256: string;
+    ignored: string[];
+    changed: boolean;
+    line: number;
+}
+
 export interface FolderStatus {
     uri: string;
     name: string;
@@ -71,6 +81,8 @@ export interface FolderStatus {
     /** sero-ls extensions (docs/protocol.md): why the container is stale, and its Dockerfile. */
     stale: string[];
     dockerfile: DockerfileInfo | null;
+    /** null: the folder's .sero/config.toml names nothing to run (docs/protocol.md). */
+    trust: TrustInfo | null;
 }
 
 export interface FoldersParams {
@@ -102,6 +114,9 @@ export const workspaceStatus = new RequestType<{ uri?: string; refresh?: boolean
 export const statusChanged = new NotificationType<FoldersParams>('sero/statusChanged');
 export const setRuntime = new RequestType<{ uri: string; runtime: Runtime }, FolderStatus, void>('sero/setRuntime');
 export const resolveTerminal = new RequestType<{ uri: string }, TerminalSpec, void>('sero/resolveTerminal');
+export const trustFolder = new RequestType<{ uri: string; sha256?: string; revoke?: boolean }, FolderStatus, void>(
+    'sero/trustFolder',
+);
 export const logs = new RequestType<Record<string, never>, { logs: LogEntry[] }, void>('sero/logs');
 export const containerFile = new RequestType<{ uri: string }, { text: string }, void>('sero/containerFile');
 export const textDocumentContent = new RequestType<{ uri: string }, { text: string }, void>(
