@@ -66,6 +66,9 @@ class Settings:
     # Extensions (docs/settings.md)
     dockerfile: str | None = None
     poll_interval: float = 2.0
+    # Dev Containers, Compose and remote engines (docs/settings.md, issue #14)
+    container_context: str | None = None  # docker --context / podman --connection
+    service: str | None = None  # the Compose service, when a project has several
 
 
 @attrs.frozen

@@ -233,16 +233,20 @@ class Hub:
             and not inst.force_host
         ):
             backend = make_backend(
-                status.runtime.backend, status.runtime.cli, st.settings.probe_timeout if st else 5.0
-            )
+                status.runtime.backend, status.runtime.cli,
+                st.settings.probe_timeout if st else 5.0, status.runtime.context,
+            )  # fmt: skip
             cid = status.runtime.container.id
             mapper = PathMapper(cid, status.runtime.mounts)
             cwd = mapper.host_to_container_path(inst.folder.path)
             inst.mode, inst.container_id = "container", cid
             inst.to_server, inst.to_client = mapper.to_container, mapper.to_host
             inst.backend = backend
-            argv = backend.exec_argv(cid, [*TELL_PID, *spec.container_argv], cwd=cwd, env=spec.env)
-            inst.watchdog = lambda pid: backend.exec_argv(cid, [*WATCHDOG, str(pid)])
+            user, env = status.runtime.container.exec_user, status.runtime.container.exec_env
+            argv = backend.exec_argv(
+                cid, [*TELL_PID, *spec.container_argv], cwd=cwd, env={**env, **spec.env}, user=user
+            )
+            inst.watchdog = lambda pid: backend.exec_argv(cid, [*WATCHDOG, str(pid)], user=user)
             return argv, dict(os.environ), host_cwd
         inst.mode = "host"
         inst.backend = None
