@@ -113,12 +113,11 @@ def exec_identity(
     """(user, env) for every exec into a Dev Container: remoteUser (else containerUser, else
     the container's default: None), and the probed environment with remoteEnv over it."""
     env: dict[str, str] = {k: v for k, v in (probed or {}).items() if k not in PROBE_SKIP}
-    base = {**c.env, **env}
     for key, value in meta.remote_env.items():
         if value is None:
             env.pop(key, None)
-        else:
-            env[key] = substitute(value, base)
+        else:  # ${containerEnv:X}: the container's own environment (Config.Env)
+            env[key] = substitute(value, c.env)
     return meta.user, env
 
 
