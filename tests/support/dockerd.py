@@ -161,7 +161,7 @@ def start(cli: str, daemon: str) -> Dockerd:
     (root / "config").mkdir()
     d = Dockerd(cli=cli, root=root)
     d.env = {"DOCKER_HOST": f"unix://{d.socket}", "DOCKER_CONFIG": str(root / "config")}
-    log = open(root / "dockerd.log", "wb")  # noqa: SIM115 (the daemon's own log)
+    log = open(root / "dockerd.log", "wb")  # the daemon's own log, kept open for it
     d.proc = subprocess.Popen(
         [daemon, "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
          "--pidfile", str(root / "dockerd.pid"), "-H", f"unix://{d.socket}",
