@@ -38,6 +38,8 @@ METADATA = [
         "remoteEnv": {"SERO_REMOTE": "yes", "PATH": "${containerEnv:PATH}:/home/vscode/bin"},
     },
 ]
+
+
 def devcontainer_folder(ws: Path) -> tuple[dict[str, str], str]:
     """The folder's .devcontainer/devcontainer.json and the labels `devcontainer up` sets;
     and where the folder is inside (`/workspaces/<name>`)."""
@@ -87,7 +89,9 @@ async def check_devcontainer(
     rows = [line.split(None, 2) for line in exec_("ps", "-e", "-o", "user,pid,args").splitlines()]
     assert ["vscode", str(pid)] in [r[:2] for r in rows if "scripted_server" in r[-1]], rows
     environ = dict(
-        e.split("=", 1) for e in exec_("-u", "vscode", "cat", f"/proc/{pid}/environ").split("\0") if "=" in e
+        e.split("=", 1)
+        for e in exec_("-u", "vscode", "cat", f"/proc/{pid}/environ").split("\0")
+        if "=" in e
     )
     assert environ["SERO_REMOTE"] == "yes" and environ["SERO_PROFILE"] == "login"
     assert environ["PATH"].endswith(":/home/vscode/bin") and environ["HOME"] == "/home/vscode"
