@@ -47,7 +47,7 @@ async def test_docker_status_events_terminal_and_preview(
         publish=[f"127.0.0.1:{port}:8000"], command=["python3", "-m", "http.server", "8000"],
     )  # fmt: skip
     ip = dockerd.run("inspect", "--format", "{{.NetworkSettings.IPAddress}}", name).strip()
-    assert ip.startswith("172.31.254.")
+    assert ip.startswith(dockerd.subnet.rsplit(".", 1)[0] + ".")
     uri = path_to_uri(str(tmp_workspace))
     async with session([tmp_workspace], tmp=tmp_path, settings=DOCKER, env=dockerd.env) as s:
         note = await s.status.wait_for(status_is(tmp_workspace, None), timeout=30)

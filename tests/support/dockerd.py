@@ -4,8 +4,9 @@ docker backend's tests.
 dockerd runs on this kind of machine (seen here: docker.io 20.10 with its own containerd
 and runc, cgroupfs, the default bridge with published ports through docker-proxy). The
 fixture starts one per test session on a socket, data root and exec root of its own
-(`--iptables=false`, a bridge subnet unlikely to clash), and stops it by its own process
-id at the end; sero-ls under test reaches it through DOCKER_HOST (or a docker context).
+(`--iptables=false`, a bridge of its own on a random 172.31.x.0/24, so that a system
+dockerd and its docker0 are never touched), and stops it by its own process id at the
+end; sero-ls under test reaches it through DOCKER_HOST (or a docker context).
 
 No registry is reachable: the image is imported from a busybox root (`docker import`),
 with a `vscode` user for the Dev Container tests; the host's /usr, /lib and /lib64 are
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -33,7 +35,6 @@ APPLETS = ("sh", "sleep", "ls", "cat", "mkdir", "pwd", "env", "echo", "test", "t
            "id", "ps", "kill", "grep", "cut", "printf", "touch", "stat")  # fmt: skip
 REMOTE_UID = 4321  # the image's `vscode` user (a uid no host account is likely to have)
 HOST_LIBS = ("/usr", "/lib", "/lib64")
-BRIDGE_IP = "172.31.254.1/24"
 
 
 class DockerError(RuntimeError):
@@ -44,6 +45,8 @@ class DockerError(RuntimeError):
 class Dockerd:
     cli: str
     root: Path
+    bridge: str = ""
+    subnet: str = ""  # the bridge's network, e.g. 172.31.7.0/24
     proc: subprocess.Popen[bytes] | None = None
     version: str = ""
     env: dict[str, str] = field(default_factory=dict)  # DOCKER_HOST (and DOCKER_CONFIG)
@@ -159,13 +162,28 @@ def start(cli: str, daemon: str) -> Dockerd:
     """Start dockerd on a root of its own; wait (with a deadline) until it answers."""
     root = Path(tempfile.mkdtemp(prefix="sero-dockerd-"))
     (root / "config").mkdir()
-    d = Dockerd(cli=cli, root=root)
+    third = random.randrange(1, 255)
+    d = Dockerd(cli=cli, root=root, bridge=f"serodk{os.getpid() % 100000}",
+                subnet=f"172.31.{third}.0/24")  # fmt: skip
     d.env = {"DOCKER_HOST": f"unix://{d.socket}", "DOCKER_CONFIG": str(root / "config")}
-    log = open(root / "dockerd.log", "wb")  # the daemon's own log, kept open for it
+    try:
+        _ip("link", "add", d.bridge, "type", "bridge")
+        _ip("addr", "add", f"172.31.{third}.1/24", "dev", d.bridge)
+        _ip("link", "set", d.bridge, "up")
+        _launch(d, daemon)
+    except BaseException:
+        stop(d)
+        raise
+    return d
+
+
+def _launch(d: Dockerd, daemon: str) -> None:
+    log = open(d.root / "dockerd.log", "wb")  # the daemon's own log, kept open for it
+    root = d.root
     d.proc = subprocess.Popen(
         [daemon, "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
          "--pidfile", str(root / "dockerd.pid"), "-H", f"unix://{d.socket}",
-         "--iptables=false", "--ip-masq=false", "--bip", BRIDGE_IP],
+         "--iptables=false", "--ip-masq=false", "--bridge", d.bridge],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + START_DEADLINE
@@ -177,19 +195,16 @@ def start(cli: str, daemon: str) -> Dockerd:
             try:
                 fmt = "{{.Client.Version}} {{.Server.Version}}"
                 d.version = d.run("version", "--format", fmt, timeout=10).strip()
-                return d
+                return
             except (DockerError, subprocess.TimeoutExpired) as exc:
                 last = str(exc)
         time.sleep(0.1)  # polling for the socket; bounded by the deadline
-    stop(d)
     raise DockerError(f"dockerd did not answer within {START_DEADLINE:g} s: {last} {tail(root)}")
 
 
 def stop(d: Dockerd) -> None:
     """Remove every container, then end the daemon this fixture started (its pid only)."""
-    if d.proc is None:
-        return
-    if d.proc.poll() is None:
+    if d.proc is not None and d.proc.poll() is None:
         ids = d.run("ps", "-aq", check=False).split()
         if ids:
             d.run("rm", "-f", *ids, check=False)
@@ -201,6 +216,14 @@ def stop(d: Dockerd) -> None:
             d.proc.wait(timeout=15)
     subprocess.run(["umount", "-R", str(d.root / "data")], capture_output=True, check=False)
     shutil.rmtree(d.root, ignore_errors=True)
+    if d.bridge:
+        _ip("link", "delete", d.bridge, check=False)
+
+
+def _ip(*args: str, check: bool = True) -> None:
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=False)
+    if check and proc.returncode != 0:
+        raise DockerError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
 
 
 def tail(root: Path) -> str:
