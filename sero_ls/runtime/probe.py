@@ -99,22 +99,25 @@ class ProbeRound:
         self, b: Backend, c: ContainerRecord, user: str | None, kind: str
     ) -> tuple[dict[str, str] | None, str | None]:
         """A Dev Container's userEnvProbe: (environment, None) or (None, why it failed).
-        Kept per container start, user and kind: the shell's profile runs once, not per round."""
+        Kept per container start, user and kind (failures too): the shell's profile runs once
+        per start, not once per round; a new start probes again."""
         key = (*_key(b), c.id, c.started, user, kind)
         if key not in _USER_ENV:
             argv = probe_argv(kind)
             if argv is None:
                 return None, None
-            result = await self._once(("user-env", *key), lambda: b.run(
-                *b.exec_argv(c.id, argv, user=user, interactive=False)[len(b.base_argv):]
-            ))  # fmt: skip
-            env = parse_probe(result.stdout)
-            if env is None:
-                return None, f"userEnvProbe {kind} failed: {result.error_text()}"
-            _USER_ENV[key] = env
+            inside = b.exec_argv(c.id, argv, user=user, interactive=False)[len(b.base_argv) :]
+            try:
+                result = await self._once(("user-env", *key), lambda: b.run(*inside))
+            except ProbeError as exc:  # never fails the folder: remoteEnv still applies
+                _USER_ENV[key] = (None, f"userEnvProbe {kind} failed: {exc}")
+            else:
+                env = parse_probe(result.stdout)
+                why = None if env is not None else result.error_text()
+                _USER_ENV[key] = (env, why and f"userEnvProbe {kind} failed: {why}")
             while len(_USER_ENV) > 64:
                 _USER_ENV.pop(next(iter(_USER_ENV)))
-        return _USER_ENV[key], None
+        return _USER_ENV[key]
 
     async def _images_if_any(self, b: Backend, *refs: str | None) -> list[ImageRecord | None]:
         """Several image lookups at once; one that fails is None (and logged)."""
@@ -239,7 +242,7 @@ def _key(b: Backend) -> tuple[str, str, float, str | None]:
 
 
 # userEnvProbe results, per (backend, container, start time, user, kind): see user_env.
-_USER_ENV: dict[tuple[Any, ...], dict[str, str]] = {}
+_USER_ENV: dict[tuple[Any, ...], tuple[dict[str, str] | None, str | None]] = {}
 
 
 async def resolve_folders(

@@ -334,3 +334,32 @@ def test_new_settings_are_validated() -> None:
     assert (s.container_context, s.service, problems) == ("remote", "app", [])
     s, problems = merge([("x", {"containerContext": 3})])
     assert s.container_context is None and problems and problems[0].key == "containerContext"
+
+
+async def test_user_env_probe_failures_never_fail_the_folder(tmp_path: Path) -> None:
+    """A CLI that says the user is unknown, and one that hangs: the probe gives (None, why),
+    once per container start (cached), and raises nothing."""
+    from sero_ls.runtime.probe import ProbeRound
+
+    unknown = tmp_path / "docker-unknown"
+    unknown.write_text("#!/bin/sh\necho 'unable to find user vscode' >&2\nexit 126\n")
+    hung = tmp_path / "docker-hung"
+    hung.write_text("#!/bin/sh\nexec sleep 30\n")
+    for exe in (unknown, hung):
+        exe.chmod(0o755)
+    c = devc()
+    env, why = await ProbeRound().user_env(make_backend("docker", str(unknown), 5.0), c,
+                                           "vscode", "loginShell")  # fmt: skip
+    assert env is None and why is not None and "unable to find user vscode" in why
+    unknown.write_text("#!/bin/sh\nexit 99\n")  # cached per start: not asked again
+    again = await ProbeRound().user_env(make_backend("docker", str(unknown), 5.0), c,
+                                        "vscode", "loginShell")  # fmt: skip
+    assert again == (None, why)
+    env, why = await ProbeRound().user_env(make_backend("docker", str(hung), 0.3), c,
+                                           "vscode", "loginShell")  # fmt: skip
+    assert env is None and why is not None and "did not answer" in why
+    assert await ProbeRound().user_env(clis_none(tmp_path), c, None, "none") == (None, None)
+
+
+def clis_none(tmp_path: Path) -> Backend:
+    return make_backend("docker", str(tmp_path / "never-run"), 1.0)
