@@ -38,6 +38,10 @@ class ServerConfig:
     env: dict[str, str] = attrs.field(factory=dict)
     initialization_options: Any = None
     settings: Any = None  # answered to the server's workspace/configuration (extension)
+    # The hub's order among servers of one language (lower first; default: declared order).
+    priority: int | None = None
+    # Features this server must not answer in the hub ("hover", "formatting", a method name).
+    disabled_features: list[str] = attrs.field(factory=list)
 
     def __attrs_post_init__(self) -> None:
         for name in ("command", "container_command", "host_command"):
@@ -271,3 +275,15 @@ def _problem_line(text: str, key: str) -> int:
         if line is not None:
             return line
     return 0
+
+
+def settings_from_init_options(options: Any) -> Mapping[str, Any] | None:
+    """Accept the shapes editors send: {settings: {...}}, {sero: {...}}, or the settings."""
+    if not isinstance(options, Mapping):
+        return None
+    for key in ("settings", "sero"):
+        inner = options.get(key)
+        if isinstance(inner, Mapping):
+            nested = inner.get("sero")
+            return nested if isinstance(nested, Mapping) else inner
+    return options

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose, args.log_file)
     import asyncio  # here, not at the top: `status` runs every second and must start fast
 
-    from sero_ls.lsp import server
+    # stdio: the start-up path starts the language servers before pygls is even imported
+    from sero_ls.lsp import boot
 
     if args.command == "proxy":
         from sero_ls.proxy.spec import for_wrapper
@@ -92,12 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write("sero-ls proxy: give the server command after --\n")
             return 2
         name = args.name or os.path.basename(cmd[0])
-        return asyncio.run(server.run_stdio(wrapper=for_wrapper(name, cmd), folder=args.folder))
+        return asyncio.run(boot.run_stdio(wrapper=for_wrapper(name, cmd), folder=args.folder))
 
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         if not port.isdigit():
             sys.stderr.write("sero-ls: --tcp takes HOST:PORT\n")
             return 2
+        from sero_ls.lsp import server
+
         return asyncio.run(server.run_tcp(host or "127.0.0.1", int(port)))
-    return asyncio.run(server.run_stdio())
+    return asyncio.run(boot.run_stdio())

@@ -67,7 +67,7 @@ def register(ls: SeroLanguageServer) -> None:
         if uri and st is None:
             raise JsonRpcInvalidParams(f"{uri} is not in a workspace folder")
         server_id = args[1] if len(args) > 1 and isinstance(args[1], str) else None
-        count = await ls.hub.restart_servers(st.folder.uri if st else None, server_id)
+        count = await ls.proxy.restart_servers(st.folder.uri if st else None, server_id)
         return {"restarted": count}
 
     @ls.command(START_SYSTEM)

@@ -26,7 +26,7 @@ class ContainerFileMissing(JsonRpcException):
 
 
 def backend_for(ls: SeroLanguageServer, container_id: str) -> Backend | None:
-    for inst in ls.hub.all_instances():
+    for inst in ls.proxy.all_instances():
         if inst.container_id == container_id and inst.backend is not None:
             return inst.backend  # type: ignore[no-any-return]
     for st in ls.manager.folders.values():

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from sero_ls.lsp.boot import initial_folders
 from sero_ls.lsp.diagnostics import (
     config_uri,
     folder_diagnostics,
@@ -20,7 +20,7 @@ from sero_ls.lsp.diagnostics import (
 )
 from sero_ls.runtime import status_cache
 from sero_ls.runtime.model import FolderStatus, to_json
-from sero_ls.uris import path_to_uri
+from sero_ls.settings import settings_from_init_options
 
 if TYPE_CHECKING:
     from sero_ls.lsp.server import SeroLanguageServer
@@ -63,7 +63,17 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 def push_status(ls: SeroLanguageServer, changed: list[FolderStatus] | None = None) -> None:
     """Send `sero/statusChanged` with every folder, and update the diagnostics."""
     statuses = ls.manager.statuses()
-    ls.notify_raw("sero/statusChanged", {"folders": [to_json(s) for s in statuses]})
+    if ls.proxy.router.own_diagnostics:
+        ls.notify_raw("sero/statusChanged", {"folders": [to_json(s) for s in statuses]})
+    else:  # a wrapper adds nothing to the server's stream but one log line per change
+        for st in statuses:
+            said = (st.mode, st.reason, st.message)
+            if ls.logged_status.get(st.uri) != said:
+                ls.logged_status[st.uri] = said
+                ls.notify_raw("window/logMessage", {
+                    "type": 2 if st.degraded else 3,
+                    "message": f"sero-ls: {st.name}: {st.mode} ({st.reason}) {st.message}".strip(),
+                })  # fmt: skip
     status_cache.store_statuses(statuses)  # for `sero-ls status` outside the editor
     publish_diagnostics(ls)
 
@@ -84,9 +94,8 @@ def publish_diagnostics(ls: SeroLanguageServer) -> None:
     for uri, diags in wanted.items():
         if ls.published.get(uri, []) == diags:
             continue
-        ls.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=diags)
-        )
+        # merged with the language servers' diagnostics for the same document
+        ls.proxy.publish_own(uri, ls.protocol.unstructure(diags))
         if diags:
             ls.published[uri] = diags
         else:
@@ -127,26 +136,20 @@ def _plain(value: Any) -> Any:
 
 
 def register(ls: SeroLanguageServer) -> None:
-    from sero_ls.lsp.server import settings_from_init_options
-
     @ls.feature(types.INITIALIZE)
     async def initialize(ls: SeroLanguageServer, params: types.InitializeParams) -> None:
-        ls.manager.init_settings = settings_from_init_options(params.initialization_options)
-        folders: list[tuple[str, str | None]] = []
-        if params.workspace_folders:
-            folders = [(f.uri, f.name) for f in params.workspace_folders]
-        elif params.root_uri:
-            folders = [(params.root_uri, None)]
-        elif params.root_path:
-            folders = [(path_to_uri(params.root_path), None)]
-        elif ls.hub.wrapper is not None:  # wrapper mode: --folder, else the working directory
-            folders = [(path_to_uri(ls.default_folder or os.getcwd()), None)]
-        ls.manager.set_folders(folders)
+        raw = ls.proxy.client_init  # the params as the client sent them
+        ls.manager.init_settings = settings_from_init_options(raw.get("initializationOptions"))
+        ls.manager.set_folders(
+            initial_folders(raw, wrapper=ls.proxy.wrapper is not None, default=ls.default_folder)
+        )
         if params.process_id:
             ls.client_pid = params.process_id
             ls.spawn(ls.watch_client_pid(params.process_id))
         await ls.manager.refresh(reload=False)
-        await ls.hub.sync_folders()  # start the language servers: their capabilities are ours
+        # Servers the start-up path placed from the cached status move if that was wrong.
+        await ls.proxy.runtime_changed()
+        await ls.proxy.sync_folders()  # start the language servers: their capabilities are ours
 
     @ls.feature(types.INITIALIZED)
     async def initialized(ls: SeroLanguageServer, params: types.InitializedParams) -> None:
@@ -185,7 +188,7 @@ def register(ls: SeroLanguageServer) -> None:
     async def workspace_status(ls: SeroLanguageServer, params: Any) -> dict[str, Any]:
         uri = param(params, "uri", str)
         refresh = param(params, "refresh", bool)
-        if ls.hub.client_init and not ls.initialized.is_set():
+        if ls.proxy.client_init and not ls.initialized.is_set():
             # Asked right after initialize: answer with the folder settings the client gives
             # through workspace/configuration (pulled after `initialized`), not without them.
             with contextlib.suppress(TimeoutError):

@@ -242,7 +242,7 @@ class UriTable:
         return _apply(self.partial.get((method, direction)), value, fn, method)
 
     def map_registration_options(self, method: str, options: Any, fn: UriMapper) -> Any:
-        """See :func:`map_registration_options`."""
+        """Map the ``registerOptions`` of a registration of ``method`` (file watchers...)."""
         return _apply(self.registration.get(method), options, fn, method)
 
     def uri_fields_of(self, method: str) -> dict[str, Any] | None:
@@ -345,11 +345,6 @@ def map_result(method: str, direction: Direction, result: Any, fn: UriMapper) ->
 def map_partial_result(method: str, direction: Direction, value: Any, fn: UriMapper) -> Any:
     """Map a partial result of request ``method`` (the ``value`` of its ``$/progress``)."""
     return TABLE.map_partial_result(method, direction, value, fn)
-
-
-def map_registration_options(method: str, options: Any, fn: UriMapper) -> Any:
-    """Map the ``registerOptions`` of a registration of ``method`` (e.g. file watchers)."""
-    return TABLE.map_registration_options(method, options, fn)
 
 
 def uri_fields_of(method: str) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 Mode = Literal["container", "host"]
 Requested = Literal["auto", "container", "host"]
@@ -192,7 +192,9 @@ def _make_converter() -> cattrs.Converter:
     for cls in (*classes, FolderStatus):
         overrides = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
         conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, **overrides))  # type: ignore[arg-type]
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **overrides))  # type: ignore[arg-type]
     conv.register_unstructure_hook(dt.datetime, lambda d: d.isoformat())
+    conv.register_structure_hook(dt.datetime, lambda v, _: dt.datetime.fromisoformat(v))
     return conv
 
 
@@ -206,6 +208,16 @@ def to_json(status: FolderStatus) -> dict[str, Any]:
         if cap["reason"] is None:
             del cap["reason"]
     return out
+
+
+def from_json(data: Any) -> FolderStatus | None:
+    """A FolderStatus from its JSON (e.g. the status cache); None when it does not read as
+    one (written by another version)."""
+    try:
+        status: FolderStatus = CONVERTER.structure(data, FolderStatus)
+    except Exception:  # cattrs raises ClassValidationError and friends, with causes inside
+        return None
+    return status
 
 
 def utc_now() -> str:

@@ -1,10 +1,12 @@
-"""Merging language servers' capabilities into the one sero-ls advertises (pure).
+"""The capabilities the hub advertises: what its merge policies can deliver (pure).
 
-Neovim and other clients without dynamic registration only use what the
-initialize result says, so the hub advertises the union of its backends'
-static capabilities: the first backend's value for most providers, unions of
-trigger characters, code action kinds and commands, and incremental document
-sync (sero-ls keeps the text and sends full text to servers that want it).
+Neovim and other clients without dynamic registration only use what the initialize
+result says, so the hub advertises the union of its servers' static capabilities
+(servers in priority order): the first server's value for one-owner providers (formatting,
+rename, semantic tokens with their one legend), unions of trigger characters, code action
+kinds (omitted when any server accepts every kind) and commands, `resolveProvider` where
+any server resolves, and incremental document sync (sero-ls keeps the text and sends full
+text to servers that want it). See ../shared/multi-server.md, "Capability advertisement".
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ from typing import Any
 
 INCREMENTAL = 2
 FULL = 1
+# Providers whose objects the editor may resolve: resolveProvider if any server resolves.
+RESOLVABLE = (
+    "codeLensProvider",
+    "documentLinkProvider",
+    "inlayHintProvider",
+    "workspaceSymbolProvider",
+)
 
 
 def sync_kind(caps: dict[str, Any]) -> int:
@@ -66,14 +75,45 @@ def merge(backends: Sequence[dict[str, Any]], own_commands: Sequence[str]) -> di
                     current["resolveProvider"] = True
             elif key == "codeActionProvider":
                 if isinstance(value, dict) and isinstance(current, dict):
-                    current["codeActionKinds"] = _union(
-                        [current.get("codeActionKinds"), value.get("codeActionKinds")]
-                    )
+                    if "codeActionKinds" in current and "codeActionKinds" in value:
+                        current["codeActionKinds"] = _union(
+                            [current.get("codeActionKinds"), value.get("codeActionKinds")]
+                        )
+                    else:  # a server that takes every kind: VS Code must ask it for any
+                        current.pop("codeActionKinds", None)
                     current["resolveProvider"] = bool(
                         current.get("resolveProvider") or value.get("resolveProvider")
                     )
-                elif isinstance(value, dict):
-                    merged[key] = copy.deepcopy(value)
+                else:  # `true`: every kind
+                    merged[key] = {
+                        "resolveProvider": bool(
+                            isinstance(current, dict) and current.get("resolveProvider")
+                        )
+                    }
+            elif key in RESOLVABLE and isinstance(value, dict):
+                if not isinstance(current, dict):
+                    current = merged[key] = {}
+                if value.get("resolveProvider"):
+                    current["resolveProvider"] = True
+            elif (
+                key == "renameProvider" and isinstance(value, dict) and value.get("prepareProvider")
+            ):
+                merged[key] = {
+                    **(current if isinstance(current, dict) else {}),
+                    "prepareProvider": True,
+                }
+            elif key == "documentOnTypeFormattingProvider" and isinstance(value, dict):
+                if isinstance(current, dict):
+                    more = _union(
+                        [
+                            current.get("moreTriggerCharacter"),
+                            [value.get("firstTriggerCharacter")],
+                            value.get("moreTriggerCharacter"),
+                        ]
+                    )
+                    current["moreTriggerCharacter"] = [
+                        c for c in more if c != current.get("firstTriggerCharacter")
+                    ]
             elif key == "workspace" and isinstance(value, dict) and isinstance(current, dict):
                 for sub, subval in value.items():
                     current.setdefault(sub, copy.deepcopy(subval))
@@ -97,8 +137,19 @@ def merge(backends: Sequence[dict[str, Any]], own_commands: Sequence[str]) -> di
     action = merged.get("codeActionProvider")
     if not action:
         merged["codeActionProvider"] = {"codeActionKinds": ["quickfix"]}
-    elif isinstance(action, dict):
+    elif isinstance(action, dict) and "codeActionKinds" in action:
         action["codeActionKinds"] = _union([action.get("codeActionKinds"), ["quickfix"]])
+    if any(c.get("diagnosticProvider") for c in backends):
+        pull = [
+            c["diagnosticProvider"]
+            for c in backends
+            if isinstance(c.get("diagnosticProvider"), dict)
+        ]
+        merged["diagnosticProvider"] = {
+            "identifier": "sero-ls",
+            "interFileDependencies": any(p.get("interFileDependencies") for p in pull),
+            "workspaceDiagnostics": any(p.get("workspaceDiagnostics") for p in pull),
+        }
     ws = merged.setdefault("workspace", {})
     ws["workspaceFolders"] = {"supported": True, "changeNotifications": True}
     merged.pop("positionEncoding", None)  # utf-16, the default, end to end
