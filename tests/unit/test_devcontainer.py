@@ -363,3 +363,22 @@ async def test_user_env_probe_failures_never_fail_the_folder(tmp_path: Path) -> 
 
 def clis_none(tmp_path: Path) -> Backend:
     return make_backend("docker", str(tmp_path / "never-run"), 1.0)
+
+
+def test_placement_execs_servers_and_watchdogs_as_the_remote_user(
+    clis: dict[str, Backend],
+) -> None:
+    """proxy/placement.py: the server's own env wins over remoteEnv; the watchdog (which
+    signals the server) runs as the same user; the context reaches both."""
+    from sero_ls.proxy.placement import place
+    from sero_ls.proxy.spec import ServerSpec
+
+    b = clis["docker-ctx"]
+    st = resolve(FOLDER, Settings(), probe_for(b, devc()))
+    spec = ServerSpec(id="p", languages=("python",), host_argv=("pylsp",),
+                      container_argv=("pylsp",), env={"A": "server"})  # fmt: skip
+    p = place(spec, FOLDER, st)
+    assert p.mode == "container"
+    assert p.argv[1:7] == ["--context", "remote", "exec", "-i", "-u", "vscode"]
+    assert "A=server" in p.argv and "B=b" in p.argv and "A=config" not in p.argv
+    assert p.watchdog(42)[1:7] == ["--context", "remote", "exec", "-i", "-u", "vscode"]
