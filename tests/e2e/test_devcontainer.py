@@ -1,11 +1,13 @@
 """Dev Containers end to end, on Podman and through the docker CLI (a real dockerd).
 
-The container is made the way the Dev Containers CLI makes it (`devcontainer up`): the
-folder mounted at `/workspaces/<name>`, the labels `devcontainer.local_folder`,
-`devcontainer.config_file` and `devcontainer.metadata` (remoteUser `vscode`, remoteEnv),
-and no Sero label. The language server must run as `vscode` with remoteEnv and the login
-profile's environment (the default userEnvProbe); what it writes into the workspace is
-then owned by that user on the host; URIs round-trip from `/workspaces/<name>`.
+Through docker the container is made by the real Dev Containers CLI (`devcontainer up`,
+@devcontainers/cli from npm); on Podman (whose `run` needs the fixtures' adjustments here)
+it is made the way that CLI makes it: the folder mounted at `/workspaces/<name>`, the
+labels `devcontainer.local_folder`, `devcontainer.config_file` and `devcontainer.metadata`
+(remoteUser `vscode`, remoteEnv), and no Sero label. The language server must run as
+`vscode` with remoteEnv and the login profile's environment (the default userEnvProbe);
+what it writes into the workspace is then owned by that user on the host; URIs
+round-trip from `/workspaces/<name>`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -169,21 +172,59 @@ async def test_devcontainer_on_podman(
     assert "found by    label devcontainer.local_folder" in out and "exec as     vscode" in out
 
 
+def devcontainer_cli() -> str | None:
+    """The Dev Containers CLI: on PATH, else where scripts/setup.d/40-devcontainers-cli.sh
+    puts it."""
+    cache = Path(os.environ.get("SERO_CI_CACHE") or Path.home() / ".cache" / "sero-ls-ci")
+    for candidate in sorted(cache.glob("devcontainers-cli-*/node_modules/.bin/devcontainer")):
+        return str(candidate)
+    return shutil.which("devcontainer")
+
+
 @pytest.mark.docker
 async def test_devcontainer_through_docker(
-    tmp_path: Path, tmp_workspace: Path, dockerd: Dockerd, docker_container: Any
+    tmp_path: Path, tmp_workspace: Path, dockerd: Dockerd
 ) -> None:
-    labels, inside = devcontainer_folder(tmp_workspace)
-    name = docker_container(tmp_workspace, dest=inside, labels=labels)
-    dockerd.write_file(name, SERVER_IN, SCRIPTED.read_text())
+    """The container made by the real Dev Containers CLI (`devcontainer up`) on dockerd."""
+    cli = devcontainer_cli()
+    if cli is None:
+        message = "no Dev Containers CLI (run: bash scripts/setup --test)"
+        if os.environ.get("CI"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    _, inside = devcontainer_folder(tmp_workspace)
+    config = tmp_workspace / ".devcontainer" / "devcontainer.json"
+    libs = [f"source={lib},target={lib},type=bind,readonly" for lib in HOST_LIBS
+            if os.path.isdir(lib)]  # fmt: skip
+    config.write_text(json.dumps({
+        "image": "sero-dk-test:latest", **METADATA[1], "updateRemoteUserUID": False,
+        "containerEnv": {"CE": "1"}, "mounts": libs, "runArgs": ["--network", "none"],
+    }, indent=2))  # fmt: skip
+    up = await asyncio.to_thread(
+        subprocess.run,
+        [cli, "up", "--workspace-folder", str(tmp_workspace), "--docker-path", dockerd.cli],
+        capture_output=True, text=True, env={**os.environ, **dockerd.env}, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert up.returncode == 0, up.stdout + up.stderr[-2000:]
+    result = json.loads(up.stdout.strip().splitlines()[-1])
+    assert (result["outcome"], result["remoteWorkspaceFolder"]) == ("success", inside)
+    cid = result["containerId"]
+    name = dockerd.run("inspect", "--format", "{{.Name}}", cid).strip().lstrip("/")
+    try:
+        dockerd.write_file(name, SERVER_IN, SCRIPTED.read_text())
 
-    def exec_(*argv: str) -> str:  # [-u USER] CMD...
-        flags, cmd = (argv[:2], argv[2:]) if argv[0] == "-u" else ((), argv)
-        return dockerd.run("exec", *flags, name, *cmd)
+        def exec_(*argv: str) -> str:  # [-u USER] CMD...
+            flags, cmd = (argv[:2], argv[2:]) if argv[0] == "-u" else ((), argv)
+            return dockerd.run("exec", *flags, name, *cmd)
 
-    settings = server_settings(inside, "docker")
-    async with session([tmp_workspace], tmp=tmp_path, settings=settings, env=dockerd.env) as s:
-        await check_devcontainer(s, tmp_workspace, inside, name, exec_, dockerd.cli, dockerd.env)
-    out = doctor(tmp_workspace, "docker", dockerd.env, tmp_path)
-    assert f"devcontainer {tmp_workspace}/.devcontainer/devcontainer.json" in out
-    assert f"workspace {inside}" in out and "remoteUser vscode" in out
+        settings = server_settings(inside, "docker")
+        async with session([tmp_workspace], tmp=tmp_path, settings=settings,
+                           env=dockerd.env) as s:  # fmt: skip
+            await check_devcontainer(s, tmp_workspace, inside, name, exec_, dockerd.cli,
+                                     dockerd.env)  # fmt: skip
+        out = doctor(tmp_workspace, "docker", dockerd.env, tmp_path)
+        assert f"devcontainer {config}" in out
+        assert f"workspace {inside}" in out and "remoteUser vscode" in out
+    finally:
+        dockerd.run("rm", "-f", cid, check=False)
