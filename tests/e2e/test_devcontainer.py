@@ -200,6 +200,17 @@ async def test_devcontainer_through_docker(
         "image": "sero-dk-test:latest", **METADATA[1], "updateRemoteUserUID": False,
         "containerEnv": {"CE": "1"}, "mounts": libs, "runArgs": ["--network", "none"],
     }, indent=2))  # fmt: skip
+    # before `devcontainer up`: no container, and the remedy is that command
+    (tmp_workspace / ".sero").mkdir()
+    (tmp_workspace / ".sero" / "config.toml").write_text('containerBackend = "docker"\n')
+    before = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "sero_ls", "doctor", "--json", str(tmp_workspace)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, **dockerd.env, "SERO_LS_STATE_DIR": str(tmp_path / "doctor-state")},
+    )  # fmt: skip
+    (st,) = json.loads(before.stdout)["folders"]
+    assert (st["reason"], st["devcontainer"]["configFile"]) == ("container-missing", str(config))
+    assert st["remedy"] == [f"devcontainer up --workspace-folder '{tmp_workspace}'"]
     up = await asyncio.to_thread(
         subprocess.run,
         [cli, "up", "--workspace-folder", str(tmp_workspace), "--docker-path", dockerd.cli],

@@ -382,3 +382,33 @@ def test_placement_execs_servers_and_watchdogs_as_the_remote_user(
     assert p.argv[1:7] == ["--context", "remote", "exec", "-i", "-u", "vscode"]
     assert "A=server" in p.argv and "B=b" in p.argv and "A=config" not in p.argv
     assert p.watchdog(42)[1:7] == ["--context", "remote", "exec", "-i", "-u", "vscode"]
+
+
+def test_devcontainer_staleness_uses_its_own_image_and_dockerfile(
+    clis: dict[str, Backend],
+) -> None:
+    """Not the `image` setting: the container's image, and the Dockerfile its config builds."""
+    import datetime as dt
+
+    from sero_ls.runtime.model import ImageRecord
+
+    t0 = dt.datetime(2026, 11, 27, 7, 0, tzinfo=dt.UTC)
+    built = ImageRecord("vsc-my-proj-abc-uid", "sha256:bbb", t0)
+    probe = probe_for(
+        clis["docker"], attrs_evolve(devc(), created=t0 + dt.timedelta(minutes=1)),
+        container_image=built, image=None, dockerfile=f"{WS}/.devcontainer/Dockerfile",
+        dockerfile_modified=t0 + dt.timedelta(hours=1), dockerfile_image="vsc-my-proj-abc-uid",
+    )  # fmt: skip
+    st = resolve(FOLDER, Settings(), probe)
+    assert st.reason == R.STALE and st.mode == "container"
+    assert st.dockerfile is not None and st.dockerfile.image == "vsc-my-proj-abc-uid"
+    assert "vsc-my-proj-abc-uid was built" in st.stale[0]
+    assert st.remedy == [
+        f"devcontainer up --workspace-folder '{WS}' --remove-existing-container"
+    ]  # once: the rebuild and the recreation are one command
+
+
+def attrs_evolve(c: ContainerRecord, **changes: object) -> ContainerRecord:
+    import attrs
+
+    return attrs.evolve(c, **changes)  # type: ignore[arg-type]
