@@ -9,8 +9,10 @@
   `.env` (DOCKER_HOST, DOCKER_CONFIG) is what a sero-ls under test needs to reach it.
 * `docker_container`: factory `make(workspace, **kwargs) -> name` (kwargs of
   Dockerd.create), uniquely named `sero-test-<hex>`, removed at teardown.
-* `apple_standin`: an AppleStandin (state folder, shape, label) plus
-  `apple_standin.create(workspace, **kwargs)` for containers it can see.
+* `apple_standin`: an AppleStandin (state folder, release, label) plus
+  `apple_standin.create(workspace, **kwargs)` for containers it can see. It speaks
+  Apple release 1.2 unless parametrized indirectly: `@both_apple_releases` (from
+  tests.support.apple) runs a test on a 0.x and a 1.x release.
 
 Tests using these fixtures get the `podman` marker automatically.
 """
@@ -133,12 +135,16 @@ class StandinWithContainers(AppleStandin):
 
 
 @pytest.fixture
-def apple_standin(tmp_path: Path, workspace_container: MakeContainer) -> StandinWithContainers:
-    """The `container` stand-in, system running, 1.x shape, seeing only this test's containers."""
+def apple_standin(
+    request: pytest.FixtureRequest, tmp_path: Path, workspace_container: MakeContainer
+) -> StandinWithContainers:
+    """The `container` stand-in, system running, seeing only this test's containers; release
+    1.2, or the one an indirect parametrization names (`@both_apple_releases`)."""
     standin = StandinWithContainers(
         state_dir=tmp_path / "apple-state",
         label_key="ai.sero.test.standin",
         label_value=uuid.uuid4().hex[:12],
+        release=getattr(request, "param", "1.2"),
     )
     standin.make = workspace_container
     standin.set_system("running")

@@ -209,13 +209,25 @@ class Boot:
         ls.protocol.set_writer(self.writer, include_headers=True)
         for task in self._tasks:
             ls._tasks.add(task)
-        if self.answered:
+        replayed = 0
+        if self.answered and self.buffered and self.buffered[0][0].get("id") == self.init_id:
+            # pygls takes initialize first, and the rest once it has finished with it (its
+            # shutdown would cancel an initialize still running)
             ls.protocol.silent_ids.add(self.init_id)
-        buffered, self.buffered = self.buffered, []
-        for msg, body in buffered:
+            msg, body = self.buffered.pop(0)
+            ls.protocol.handle_raw(msg, body)
+            replayed += 1
+            try:
+                async with asyncio.timeout(120):
+                    await ls.protocol.silenced.wait()
+            except TimeoutError:
+                log.warning("start-up: the full server's initialize is still running")
+        while self.buffered:
+            msg, body = self.buffered.pop(0)
             ls.protocol.handle_raw(msg, body, routed=id(msg) in self.local_done)
+            replayed += 1
         self.ls = ls
-        log.info("start-up done: %d messages replayed to the full server", len(buffered))
+        log.info("start-up done: %d messages replayed to the full server", replayed)
         return await ls.run(reading, self.writer)
 
 

@@ -9,6 +9,7 @@ order is kept because forwarding writes synchronously.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Generator
 from typing import Any, Protocol
@@ -71,6 +72,7 @@ class SeroProtocol(LanguageServerProtocol):
         super().__init__(*args, **kwargs)
         # Requests already answered by the start-up path (lsp/boot.py): pygls' answer is dropped.
         self.silent_ids: set[Any] = set()
+        self.silenced = asyncio.Event()  # set when such an answer was dropped
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
@@ -178,6 +180,7 @@ class SeroProtocol(LanguageServerProtocol):
         fields when it serialises, and a response without an id is no response)."""
         if msg_id in self.silent_ids:
             self.silent_ids.discard(msg_id)
+            self.silenced.set()
             return
         if msg_id is not None:
             super()._send_response(msg_id, result, error)

@@ -16,6 +16,10 @@ class ProbeError(Exception):
     """A probe that did not give an answer: timed out, could not start, or printed garbage."""
 
 
+class ProbeTimeout(ProbeError):
+    """The CLI did not finish within its deadline (it was killed)."""
+
+
 @attrs.frozen
 class CliResult:
     argv: tuple[str, ...]
@@ -59,7 +63,7 @@ async def run_cli(argv: list[str], deadline: float, stdin: bytes | None = None) 
     except TimeoutError:
         _kill(proc)
         await proc.wait()
-        raise ProbeError(f"`{' '.join(argv[:4])}` did not answer within {deadline:g} s") from None
+        raise ProbeTimeout(f"`{' '.join(argv[:4])}` did not answer within {deadline:g} s") from None
     except asyncio.CancelledError:
         _kill(proc)
         raise

@@ -136,8 +136,9 @@ def preview_url(
     fresh inspect; the status's IP otherwise). Docker and Podman reach containers from the
     host through published ports (Docker Desktop and podman machine cannot route to the
     container IP), so a published port is the answer there when there is one; Apple's
-    containers have their own routable IP. Host mode: localhost, and `managed-preview`
-    (container-IP URLs) is unavailable, which the answer says."""
+    containers have their own routable IP, and their published ports
+    (`configuration.publishedPorts`) answer when they have none. Host mode: localhost, and
+    `managed-preview` (container-IP URLs) is unavailable, which the answer says."""
     if status.mode != "container":
         reason = status.reason or "runtime-host-selected"
         return {
@@ -152,7 +153,8 @@ def preview_url(
             f"unavailable ({reason}); a host dev server on port {port} is at localhost.",
         }
     rt = status.runtime
-    ip = (record.ip if record else None) or (rt.container.ip if rt.container else None)
+    # a fresh inspect is the truth: a container that lost its address has none now
+    ip = record.ip if record else (rt.container.ip if rt.container else None)
     container_url = f"http://{_host_for_url(ip)}:{port}" if ip else None
     published_url = published(record.ports, port) if record else None
     name = rt.container.id if rt.container else "the container"

@@ -440,7 +440,10 @@ def test_start_container_system_from_the_palette(
     )
     apple_standin.create(folder)  # type: ignore[attr-defined]
     apple_standin.set_system("stopped")
-    standin_env = {k: v for k, v in apple_standin.env.items() if k.startswith("SERO_FAKE_APPLE")}
+    standin_env = {
+        k: v for k, v in apple_standin.env.items()
+        if k.startswith(("SERO_FAKE_APPLE", "SERO_STANDIN"))
+    }  # fmt: skip
     cs = workbench.start("system", standin_env)
     run_driver(cs, "system", folder)
     assert (apple_standin.state_dir / "system").read_text().strip() == "running"

@@ -15,7 +15,6 @@ from sero_ls.runtime.backends.parse import (
     parse_apple_containers,
     parse_apple_image_inspect,
     parse_apple_images,
-    parse_apple_system_status,
     parse_docker_ps,
     parse_image_inspect,
     parse_inspect,
@@ -91,117 +90,7 @@ def test_parse_time_absent_or_unusable_is_none(value: object) -> None:
     assert parse_time(value) is None
 
 
-# ---------------------------------------------------------------- Apple
-
-
-@pytest.mark.parametrize("shape", ["apple1x", "apple0x"])
-def test_apple_list_all_both_shapes(shape: str) -> None:
-    proj, old = parse_apple_containers(text(f"{shape}-list-all.json"))
-    assert (proj.id, proj.name, proj.state, proj.running) == (
-        "sero-proj",
-        "sero-proj",
-        "running",
-        True,
-    )
-    assert proj.image == "docker.io/library/sero-node:latest"
-    assert proj.image_id and proj.image_id.startswith("sha256:5c3f0b1a")
-    assert proj.ip == "192.168.64.3"  # the CIDR suffix is dropped
-    assert proj.mounts == (
-        Mount("/Users/dev/my proj é", "/workspace", read_only=False),
-        Mount("/Users/dev/.sero/shared", "/opt/sero", read_only=True),
-    )
-    assert proj.labels["ai.sero.workspacePath"] == "/Users/dev/my proj é"
-    # 1.x: ISO-8601; 0.x: seconds since 2001-01-01: the same instants
-    assert proj.created == at(2026, 11, 27, 6, 58, 12)
-    assert proj.started == at(2026, 11, 27, 6, 58, 13)
-    assert (old.id, old.state, old.running, old.ip, old.started) == (
-        "sero-old",
-        "stopped",
-        False,
-        None,
-        None,
-    )
-    assert old.created == at(2026, 11, 20, 9, 30, 0)
-
-
-@pytest.mark.parametrize("shape", ["apple1x", "apple0x"])
-def test_apple_inspect_running_and_stopped(shape: str) -> None:
-    (running,) = parse_apple_containers(text(f"{shape}-inspect-running.json"))
-    (stopped,) = parse_apple_containers(text(f"{shape}-inspect-stopped.json"))
-    assert running.running and running.ip == "192.168.64.3"
-    assert not stopped.running and stopped.state == "stopped"
-    assert running.created == at(2026, 11, 27, 6, 58, 12)
-
-
-def test_apple_empty_and_missing() -> None:
-    assert parse_apple_containers(text("apple1x-list-empty.json")) == []
-    assert parse_apple_containers(text("apple0x-list-empty.json")) == []
-    # 0.x: inspect of a missing container prints [] with exit 0
-    assert exit_code("apple0x-inspect-missing.json") == 0
-    assert parse_apple_containers(text("apple0x-inspect-missing.json")) == []
-    assert parse_apple_containers("") == []
-
-
-@pytest.mark.parametrize(
-    "name",
-    ["apple1x-inspect-missing.txt", "apple1x-list-server-down.txt", "apple0x-list-server-down.txt"],
-)
-def test_apple_error_texts_are_parse_errors(name: str) -> None:
-    with pytest.raises(ParseError, match="not JSON"):
-        parse_apple_containers(text(name))
-
-
-@pytest.mark.parametrize("shape", ["apple1x", "apple0x"])
-def test_apple_image_list_and_inspect(shape: str) -> None:
-    (listed,) = parse_apple_images(text(f"{shape}-image-list.json"))
-    assert listed.reference == "docker.io/library/sero-node:latest"
-    assert listed.id and listed.id.startswith("sha256:5c3f0b1a")
-    assert listed.created is None  # the list carries no dates: inspect does
-    (inspected,) = parse_apple_image_inspect(text(f"{shape}-image-inspect-sero-node.json"))
-    assert inspected.reference == "docker.io/library/sero-node:latest"
-    assert inspected.id == listed.id  # the index digest, as the container's descriptor
-    assert inspected.created == at(2026, 11, 26, 18, 4, 51, 220931)
-
-
-def test_apple_image_inspect_newest_variant_wins() -> None:
-    variants = [
-        {"config": {"created": "2026-01-01T00:00:00Z"}},
-        {"config": {"created": "2026-02-01T00:00:00Z"}},
-        {"config": {}},
-    ]
-    (img,) = parse_apple_image_inspect(json.dumps([{"name": "x:1", "variants": variants}]))
-    assert img.created == at(2026, 2, 1)
-    with pytest.raises(ParseError):
-        parse_apple_image_inspect('[{"variants": []}]')
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("apple1x-system-status-running.json", ("running", "running")),
-        ("apple0x-system-status-running.json", ("running", "running")),
-        ("apple1x-system-status-not-running.json", ("not-running", "not running")),
-        ("apple0x-system-status-not-running.json", ("not-running", "not running")),
-        ("apple1x-system-status-unregistered.json", ("not-running", "unregistered")),
-        ("apple1x-system-status-not-running.txt", ("not-running", "apiserver is not running")),
-        (
-            "apple0x-system-status-unregistered.txt",
-            ("not-running", "apiserver is not running and not registered with launchd"),
-        ),
-    ],
-)
-def test_apple_system_status_recorded(name: str, expected: tuple[str, str]) -> None:
-    assert parse_apple_system_status(exit_code(name), text(name)) == expected
-
-
-def test_apple_system_status_never_by_substring() -> None:
-    # "not running" contains "running": only the exit code and the JSON decide
-    assert parse_apple_system_status(1, "apiserver is running")[0] == "not-running"
-    assert parse_apple_system_status(0, "apiserver is running")[0] == "running"
-    assert parse_apple_system_status(0, '{"status": "not running"}')[0] == "not-running"
-    assert parse_apple_system_status(0, '{"status": "unregistered"}')[0] == "not-running"
-    assert parse_apple_system_status(1, '{"status": "running"}')[0] == "not-running"
-    assert parse_apple_system_status(1, "") == ("not-running", None)
+# Apple's parsers, release family by release family: tests/unit/test_parse_apple.py
 
 
 # ---------------------------------------------------------------- Docker

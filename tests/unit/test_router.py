@@ -707,3 +707,11 @@ def test_wrapper_registration_ids_pass_unchanged() -> None:
         None,
     )
     assert client.got[-1]["params"]["registrations"][0]["id"] == "reg-1"
+
+
+def test_wrapper_forwards_commands_the_server_did_not_declare() -> None:
+    a = server("pylsp", {})
+    router, _ = hub(a, wrapper=True)
+    assert request(router, 51, "workspace/executeCommand", {"command": "pylsp.undeclared"})
+    assert conn(a).requests("workspace/executeCommand")
+    assert not request(router, 52, "workspace/executeCommand", {"command": "sero.refreshStatus"})
