@@ -77,12 +77,16 @@ class Settings:
     # Extensions (docs/settings.md)
     dockerfile: str | None = None
     poll_interval: float = 2.0
+    # Dev Containers, Compose and remote engines (docs/settings.md, issue #14)
+    container_context: str | None = None  # docker --context / podman --connection
+    service: str | None = None  # the Compose service, when a project has several
 
 
 # Every setting is one or the other (tests/unit/test_trust.py checks that each is listed):
 # EXECUTING names a program to run or something handed to one, and from a folder's
 # .sero/config.toml applies only once the user trusts the file; INERT applies at once.
-EXECUTING_KEYS = frozenset({"containerCli", "servers"})
+# containerContext: it sends every CLI call to another engine (an ssh:// context runs ssh)
+EXECUTING_KEYS = frozenset({"containerCli", "containerContext", "servers"})
 INERT_KEYS = frozenset(
     {
         "runtime",
@@ -92,6 +96,7 @@ INERT_KEYS = frozenset(
         "probeTimeout",
         "dockerfile",
         "pollInterval",
+        "service",
     }
 )
 # Of a server entry, everything is executing: its command lines and environment, and
@@ -179,7 +184,7 @@ def _validate_value(key: str, value: Any) -> Any:
         structured = CONVERTER.structure(value, attr.type)  # type: ignore[arg-type]
     except Exception as exc:
         raise ValueError(_explain(exc)) from None
-    if key in ("image", "container") and structured.startswith("-"):
+    if key in ("image", "container", "service") and structured.startswith("-"):
         # Passed to the CLIs as a name (`image inspect <image>`): never as an option.
         raise ValueError(f"must be a name, not an option: {value!r}")
     if key in ("probeTimeout", "pollInterval") and not 0 < structured <= 600:

@@ -92,9 +92,17 @@ def write_table(s: FolderStatus, problems: list[SettingsProblem], out: TextIO) -
     w(f"  message     {s.message}\n")
     backend = f"{rt.backend} ({rt.cli})" if rt.backend else "-"
     w(f"  backend     {backend}, system {rt.system}\n")
+    if rt.context:
+        w(f"  context     {rt.context}\n")
     if rt.container:
         c = rt.container
         w(f"  container   {c.id}  {c.state}  image {c.image or '-'}  ip {c.ip or '-'}\n")
+        if c.found_by:
+            w(f"  found by    {c.found_by}\n")
+        if c.exec_user or c.exec_env:
+            names = ", ".join(sorted(c.exec_env)) or "-"
+            w(f"  exec as     {c.exec_user or '(the container default)'}; env {names}\n")
+    write_devcontainer(s, out)
     for m in rt.mounts:
         w(f"  mount       {m.host} -> {m.container}{' (ro)' if m.read_only else ''}\n")
     if s.dockerfile:
@@ -134,6 +142,25 @@ def write_trust(s: FolderStatus, w: Any) -> None:
     w(f"  trust       untrusted: {t.config} is {why}; ignored, nothing of it runs:\n")
     w(f"              {', '.join(t.ignored)}\n")
     w(f"              review it, then: sero-ls trust {shlex.quote(uri_to_path(s.uri) or s.uri)}\n")
+
+
+def write_devcontainer(s: FolderStatus, out: TextIO) -> None:
+    """The Dev Container's config file and what its metadata asks for; the Compose service."""
+    dc = s.devcontainer
+    if dc is not None:
+        out.write(f"  devcontainer {dc.config_file or '(no config file label)'}\n")
+        if dc.workspace_folder:
+            out.write(f"    workspace {dc.workspace_folder}\n")
+        users = f"remoteUser {dc.remote_user or '-'}, containerUser {dc.container_user or '-'}"
+        out.write(f"    {users}, userEnvProbe {dc.user_env_probe or '-'}\n")
+        if dc.remote_env:
+            out.write(f"    remoteEnv {', '.join(sorted(dc.remote_env))}\n")
+        if dc.probe_error:
+            out.write(f"    problem   {dc.probe_error}\n")
+    if s.compose is not None:
+        c = s.compose
+        out.write(f"  compose     project {c.project}, service {c.service or '-'}")
+        out.write(f" (services: {', '.join(c.services) or '-'})\n")
 
 
 def write_logs(logs: list[dict[str, Any]], out: TextIO) -> None:

@@ -13,7 +13,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from sero_ls.lsp.diagnostics import SOURCE, UNTRUSTED
 from sero_ls.lsp.status import apply_runtime, publish_diagnostics
 from sero_ls.runtime import reasons as R
-from sero_ls.runtime.backends import make_backend
+from sero_ls.runtime.backends import backend_for
 from sero_ls.runtime.cli import ProbeError, run_cli
 from sero_ls.runtime.model import to_json
 
@@ -131,7 +131,7 @@ async def start_container_system(ls: SeroLanguageServer, uri: str | None) -> dic
     backend_name = status.runtime.backend if status else None
     cli = status.runtime.cli if status else None
     if backend_name != "apple" or not cli:
-        b = make_backend(backend_name, cli or backend_name, 5) if backend_name and cli else None
+        b = backend_for(status.runtime, 5) if status else None
         todo = " ; ".join(b.remedy_system()) if b else "install a container runtime first"
         text = (
             f"{backend_name or 'This runtime'} has no `system start` command: {todo}. "

@@ -13,7 +13,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from sero_ls.lsp.diagnostics import SOURCE
 from sero_ls.lsp.status import param
 from sero_ls.runtime import reasons as R
-from sero_ls.runtime.backends import make_backend
+from sero_ls.runtime.backends import backend_for
 from sero_ls.runtime.cli import ProbeError
 from sero_ls.runtime.model import ContainerRecord, FolderStatus
 from sero_ls.runtime.workflows import (
@@ -81,10 +81,11 @@ def _directory(uri: str, folder_path: str) -> str:
 async def _fresh_record(status: FolderStatus, probe_timeout: float) -> ContainerRecord | None:
     """The container as its runtime describes it now (its IP and ports change on restart)."""
     rt = status.runtime
-    if status.mode != "container" or not (rt.backend and rt.cli and rt.container):
+    backend = backend_for(rt, probe_timeout)
+    if status.mode != "container" or backend is None or rt.container is None:
         return None
     try:
-        return await make_backend(rt.backend, rt.cli, probe_timeout).inspect(rt.container.id)
+        return await backend.inspect(rt.container.id)
     except ProbeError as exc:
         log.info("inspect for a preview URL failed (the cached status answers): %s", exc)
         return None

@@ -66,17 +66,20 @@ def place(
     if status is not None and wants_container(status) and not force_host:
         rt = status.runtime
         assert rt.container is not None and rt.backend and rt.cli
-        backend = make_backend(rt.backend, rt.cli, probe_timeout)
+        backend = make_backend(rt.backend, rt.cli, probe_timeout, rt.context)
         cid = rt.container.id
         mapper = PathMapper(cid, rt.mounts)
         cwd = mapper.host_to_container_path(folder.path)
-        argv = backend.exec_argv(cid, [*TELL_PID, *spec.container_argv], cwd=cwd, env=spec.env)
+        user, env = rt.container.exec_user, {**rt.container.exec_env, **spec.env}
+        argv = backend.exec_argv(
+            cid, [*TELL_PID, *spec.container_argv], cwd=cwd, env=env, user=user
+        )
         return Placement(
             mode="container",
             argv=argv,
             env=dict(os.environ),
             cwd=host_cwd,
-            watchdog=lambda pid: backend.exec_argv(cid, [*WATCHDOG, str(pid)]),
+            watchdog=lambda pid: backend.exec_argv(cid, [*WATCHDOG, str(pid)], user=user),
             container_id=cid,
             backend=backend,
             to_server=mapper.to_container,

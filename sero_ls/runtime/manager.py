@@ -66,7 +66,7 @@ class RuntimeManager:
         self._lock = asyncio.Lock()
         self._monitor: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._events: dict[tuple[str, str], EventStream] = {}
+        self._events: dict[tuple[str, str, str | None], EventStream] = {}
 
     # ---- folders and settings
 
@@ -213,10 +213,10 @@ class RuntimeManager:
             rt = st.status.runtime if st.status else None
             if not rt or not rt.backend or not rt.cli or rt.system != "running":
                 continue
-            key = (rt.backend, rt.cli)
+            key = (rt.backend, rt.cli, rt.context)
             if key in self._events:
                 continue
-            argv = event_argv(rt.backend, rt.cli)
+            argv = event_argv(rt.backend, rt.cli, rt.context)
             if argv is not None:
                 stream = EventStream(argv, self.wake)
                 self._events[key] = stream
@@ -230,5 +230,5 @@ class RuntimeManager:
                 continue
             if not rt or not rt.backend or not rt.cli:
                 return False
-            keys.add((rt.backend, rt.cli))
+            keys.add((rt.backend, rt.cli, rt.context))
         return bool(keys) and all(k in self._events and self._events[k].healthy for k in keys)

@@ -48,6 +48,8 @@ class ContainerRecord:
     created: dt.datetime | None = None
     started: dt.datetime | None = None
     ports: tuple[PortBinding, ...] = ()
+    env: dict[str, str] = attrs.field(factory=dict)  # Config.Env: the container's environment
+    user: str | None = None  # Config.User: who its processes run as by default
 
     @property
     def running(self) -> bool:
@@ -77,6 +79,12 @@ class ContainerInfo:
     ip: str | None = None
     name: str | None = None
     created: str | None = None
+    # Extensions (docs/protocol.md): how the container was found ("setting", "mount",
+    # "label ai.sero.workspacePath", "label devcontainer.local_folder", "compose"), and the
+    # user and environment every exec into it uses (Dev Containers' remoteUser/remoteEnv).
+    found_by: str | None = None
+    exec_user: str | None = None
+    exec_env: dict[str, str] = attrs.field(factory=dict)
 
 
 @attrs.define
@@ -86,6 +94,32 @@ class RuntimeInfo:
     system: SystemState = "unknown"
     container: ContainerInfo | None = None
     mounts: list[Mount] = attrs.field(factory=list)
+    context: str | None = None  # extension: the `containerContext` every CLI call names
+
+
+@attrs.define
+class DevcontainerInfo:
+    """A Dev Container (containers.dev): its config file, and what its metadata asks for."""
+
+    config_file: str | None  # host path of devcontainer.json (the label's, else the folder's)
+    local_folder: str | None = None  # the `devcontainer.local_folder` label
+    workspace_folder: str | None = None  # where the folder is inside (from the mount)
+    remote_user: str | None = None
+    container_user: str | None = None
+    user_env_probe: str | None = None
+    remote_env: dict[str, str] = attrs.field(factory=dict)
+    container_env: dict[str, str] = attrs.field(factory=dict)
+    probe_error: str | None = None  # why the userEnvProbe gave nothing, when it failed
+
+
+@attrs.define
+class ComposeInfo:
+    """The Docker Compose project a container belongs to."""
+
+    project: str
+    service: str | None
+    working_dir: str
+    services: list[str] = attrs.field(factory=list)  # every service of the project seen
 
 
 @attrs.define
@@ -149,6 +183,8 @@ class FolderStatus:
     stale: list[str] = attrs.field(factory=list)
     dockerfile: DockerfileInfo | None = None
     trust: TrustInfo | None = None  # None: the folder's config names nothing to run
+    devcontainer: DevcontainerInfo | None = None
+    compose: ComposeInfo | None = None
 
     def same_as(self, other: FolderStatus | None) -> bool:
         """Equal apart from ``checkedAt`` (a change of the time alone is not a change)."""
@@ -172,6 +208,8 @@ def _make_converter() -> cattrs.Converter:
         ServerEntry,
         DockerfileInfo,
         TrustInfo,
+        DevcontainerInfo,
+        ComposeInfo,
     )
     for cls in (*classes, FolderStatus):
         overrides = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}

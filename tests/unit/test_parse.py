@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sero_ls.runtime.backends.docker import _not_found as docker_not_found
 from sero_ls.runtime.backends.parse import (
     APPLE_EPOCH_OFFSET,
     ParseError,
@@ -20,6 +21,8 @@ from sero_ls.runtime.backends.parse import (
     parse_podman_ps,
     parse_time,
 )
+from sero_ls.runtime.devcontainer import exec_identity, merge_metadata
+from sero_ls.runtime.discovery import find_workspace_container
 from sero_ls.runtime.model import Mount, PortBinding
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
@@ -93,23 +96,31 @@ def test_parse_time_absent_or_unusable_is_none(value: object) -> None:
 # ---------------------------------------------------------------- Docker
 
 
+REC_WS = "/tmp/sero-recorded/my proj é"
+
+
 def test_docker_ps_one_object_per_line() -> None:
-    proj, old = parse_docker_ps(text("docker-ps-all.json"))
-    assert (proj.id, proj.name, proj.state, proj.image) == (
-        "3f4e9a2b7c1d",
-        "sero-proj",
-        "running",
-        "sero-node:latest",
-    )
-    assert proj.labels == {
+    """Recorded: docker CLI 28.2.2 against dockerd 20.10 (record_docker.py)."""
+    by_name = {r.name: r for r in parse_docker_ps(text("docker-ps-all.json"))}
+    assert set(by_name) == {"sero-rec-running", "sero-rec-stopped", "sero-rec-net",
+                            "sero-rec-devc"}  # fmt: skip
+    running = by_name["sero-rec-running"]
+    assert (running.state, running.image, len(running.id)) == ("running", "sero-node:latest", 64)
+    assert running.labels == {
         "ai.sero.managed": "true",
         "ai.sero.runtime": "docker",
-        "ai.sero.workspaceId": "proj",
-        "ai.sero.workspacePath": "/home/dev/my proj é",
+        "ai.sero.workspaceId": "rec-running",
+        "ai.sero.workspacePath": REC_WS,
     }
-    assert proj.mounts == ()  # ps ellipsises mount sources: never mapped from ps
-    assert proj.created == at(2026, 11, 27, 6, 58, 12)
-    assert old.state == "exited" and not old.running
+    assert running.mounts == ()  # ps carries no mount destinations: never mapped from ps
+    (inspected,) = parse_inspect(text("docker-inspect-running.json"))
+    assert running.created == inspected.created.replace(microsecond=0)  # type: ignore[union-attr]
+    assert by_name["sero-rec-stopped"].state == "exited"
+    assert not by_name["sero-rec-stopped"].running
+    # a JSON array inside a label value (devcontainer.metadata) survives the "k=v,..." form
+    devc = by_name["sero-rec-devc"].labels
+    assert json.loads(devc["devcontainer.metadata"])[1]["remoteUser"] == "vscode"
+    assert devc["devcontainer.local_folder"] == REC_WS
     assert parse_docker_ps(text("docker-ps-empty.json")) == []
 
 
@@ -129,28 +140,55 @@ def test_docker_ps_labels_with_commas_and_equals_in_values() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "state", "ip"),
-    [("docker-inspect-running.json", "running", "172.17.0.2"),
-     ("docker-inspect-stopped.json", "exited", None)],
+    ("name", "state", "networked"),
+    [("docker-inspect-running.json", "running", False),
+     ("docker-inspect-stopped.json", "exited", False),
+     ("docker-inspect-network.json", "running", True)],
 )  # fmt: skip
-def test_docker_inspect(name: str, state: str, ip: str | None) -> None:
+def test_docker_inspect(name: str, state: str, networked: bool) -> None:
     (rec,) = parse_inspect(text(name))
-    assert rec.state == state and rec.ip == ip
+    assert rec.state == state
+    assert (rec.ip or "").startswith("172.31.") if networked else rec.ip is None
     assert not rec.name.startswith("/")
     assert rec.image == "sero-node:latest"  # Config.Image, as the user named it
     assert rec.image_id and rec.image_id.startswith("sha256:")
-    assert rec.mounts[0].container == "/workspace" and not rec.mounts[0].read_only
+    assert rec.mounts == (Mount(REC_WS, "/workspace", read_only=False, type="bind"),)
     assert rec.labels["ai.sero.runtime"] == "docker"
     assert rec.created is not None and rec.created.tzinfo is not None
+    assert rec.env == {"PATH": "/usr/local/bin:/usr/bin:/bin"} and rec.user is None
 
 
 def test_docker_inspect_running_details() -> None:
     (rec,) = parse_inspect(text("docker-inspect-running.json"))
-    assert rec.name == "sero-proj"
-    assert rec.mounts == (Mount("/home/dev/my proj é", "/workspace", read_only=False),)
-    assert rec.created == at(2026, 11, 27, 6, 58, 12, 482913)
-    assert rec.started == at(2026, 11, 27, 6, 58, 13, 104382)
+    assert rec.name == "sero-rec-running"
+    assert rec.created == at(2026, 12, 2, 18, 26, 16, 468988)  # nanoseconds, cut to micro
+    assert rec.started == at(2026, 12, 2, 18, 26, 17, 59179)
     assert rec.ports == ()
+    (net,) = parse_inspect(text("docker-inspect-network.json"))
+    assert net.ports == (PortBinding(8000, "tcp", "127.0.0.1", 18999),)
+
+
+def test_docker_inspect_of_a_devcontainer() -> None:
+    (rec,) = parse_inspect(text("docker-inspect-devcontainer.json"))
+    assert rec.mounts == (Mount(REC_WS, "/workspaces/my proj é"),)
+    assert rec.env["CONTAINER_ONLY"] == "1"
+    meta = merge_metadata(rec.labels["devcontainer.metadata"])
+    user, env = exec_identity(rec, meta)
+    assert (user, env) == ("vscode", {"PATH": "/usr/local/bin:/usr/bin:/bin:/home/vscode/bin"})
+    match = find_workspace_container(REC_WS, [rec], None)
+    assert match.container == rec and match.via == "label devcontainer.local_folder"
+
+
+def test_docker_image_inspect_and_error_words() -> None:
+    (image,) = parse_image_inspect(text("docker-image-inspect-sero-node.json"))
+    assert image.reference == "sero-node:latest" and (image.id or "").startswith("sha256:")
+    assert image.created == at(2026, 12, 2, 18, 26, 16, 439502)
+    for name in ("docker-inspect-missing.txt", "docker-image-inspect-missing.txt"):
+        assert exit_code(name) == 1 and docker_not_found(text(name)), name
+    assert not docker_not_found(text("docker-info-daemon-down.txt"))
+    assert exit_code("docker-exec-command-not-found.txt") == 126
+    assert "executable file not found" in text("docker-exec-command-not-found.txt")
+    assert text("docker-exec-user.txt") == "vscode b\n"  # exec -u USER -e K=V
 
 
 def test_inspect_state_from_running_flag_and_ro_mounts() -> None:
@@ -216,6 +254,7 @@ def test_image_inspect_and_images() -> None:
         "podman-image-inspect-missing.txt",
         "podman-info-failure.txt",
         "docker-inspect-missing.txt",
+        "docker-image-inspect-missing.txt",
         "docker-info-daemon-down.txt",
     ],
 )

@@ -20,6 +20,8 @@ PAIRS = {
     "ServerEntry": model.ServerEntry,
     "DockerfileInfo": model.DockerfileInfo,
     "TrustInfo": model.TrustInfo,
+    "DevcontainerInfo": model.DevcontainerInfo,
+    "ComposeInfo": model.ComposeInfo,
     "FolderStatus": model.FolderStatus,
 }
 

@@ -19,6 +19,10 @@ export interface ContainerInfo {
     ip: string | null;
     name: string | null;
     created: string | null;
+    /** How it was found, and the user and environment every exec into it uses. */
+    foundBy: string | null;
+    execUser: string | null;
+    execEnv: Record<string, string>;
 }
 
 export interface RuntimeInfo {
@@ -27,6 +31,27 @@ export interface RuntimeInfo {
     system: 'running' | 'not-running' | 'missing' | 'unknown';
     container: ContainerInfo | null;
     mounts: Mount[];
+    /** The `containerContext` setting in use (docker --context / podman --connection). */
+    context: string | null;
+}
+
+export interface DevcontainerInfo {
+    configFile: string | null;
+    localFolder: string | null;
+    workspaceFolder: string | null;
+    remoteUser: string | null;
+    containerUser: string | null;
+    userEnvProbe: string | null;
+    remoteEnv: Record<string, string>;
+    containerEnv: Record<string, string>;
+    probeError: string | null;
+}
+
+export interface ComposeInfo {
+    project: string;
+    service: string | null;
+    workingDir: string;
+    services: string[];
 }
 
 export interface Capability {
@@ -83,6 +108,9 @@ export interface FolderStatus {
     dockerfile: DockerfileInfo | null;
     /** null: the folder's .sero/config.toml names nothing to run (docs/protocol.md). */
     trust: TrustInfo | null;
+    /** The Dev Container and the Docker Compose project of the folder's container. */
+    devcontainer: DevcontainerInfo | null;
+    compose: ComposeInfo | null;
 }
 
 export interface FoldersParams {

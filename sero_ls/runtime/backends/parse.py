@@ -387,7 +387,19 @@ def _inspect_record(obj: dict[str, Any]) -> ContainerRecord:
         created=parse_time(obj.get("Created")),
         started=parse_time(state.get("StartedAt") if isinstance(state, dict) else None),
         ports=tuple(_ports(net.get("Ports") or {})),
+        env=_env_list(config.get("Env")),
+        user=str(config.get("User") or "") or None,
     )
+
+
+def _env_list(entries: Any) -> dict[str, str]:
+    """`Config.Env` (`["K=V", ...]`) as a mapping; entries without `=` are not variables."""
+    out: dict[str, str] = {}
+    for entry in entries or []:
+        key, sep, value = str(entry).partition("=")
+        if sep and key:
+            out[key] = value
+    return out
 
 
 def _ports(ports: dict[str, Any]) -> Iterable[PortBinding]:

@@ -11,12 +11,15 @@ function status(over: Partial<FolderStatus>): FolderStatus {
             backend: 'podman', cli: '/usr/bin/podman', system: 'running',
             container: {
                 id: 'sero-proj', state: 'running', image: 'sero-node:latest', ip: null,
-                name: 'sero-proj', created: null,
+                name: 'sero-proj', created: null, foundBy: 'label ai.sero.workspacePath',
+                execUser: null, execEnv: {},
             },
             mounts: [{ host: '/home/u/proj', container: '/workspace', readOnly: false, type: 'bind' }],
+            context: null,
         },
         capabilities: [{ id: 'language-servers', available: true, requires: 'container' }],
-        servers: [], checkedAt: null, stale: [], dockerfile: null, trust: null, ...over,
+        servers: [], checkedAt: null, stale: [], dockerfile: null, trust: null, devcontainer: null,
+        compose: null, ...over,
     };
 }
 
