@@ -492,7 +492,12 @@ class Router:
         if method == "workspace/executeCommand":
             command = params.get("command") if isinstance(params, dict) else None
             owner = self._command_owner(command)
-            if owner is None and self.wrapper and not str(command).startswith("sero."):
+            if (
+                owner is None
+                and self.wrapper
+                and isinstance(command, str)
+                and not (command.startswith("sero."))
+            ):
                 return self._wrapper_request(msg, method, body)  # the server's to answer
             if owner is None:
                 return False  # sero's own commands, or "not defined" from pygls
