@@ -37,10 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("paths", nargs="*", metavar="PATH", help="folders (default: .)")
     doctor.add_argument("--json", action="store_true", help='print {"folders": [FolderStatus]}')
 
-    # ---- `sero-ls status` (status bars outside editors): arguments in sero_ls/cli/status.py
-    from sero_ls.cli import status, trust
+    # ---- `sero-ls status` (status bars outside editors): arguments in sero_ls/cli/statusline.py
+    from sero_ls.cli import statusline, trust
 
-    status.add_parser(sub)
+    statusline.add_parser(sub)
     # ---- end of `sero-ls status`
     trust.add_parser(sub)  # `sero-ls trust`: sero_ls/cli/trust.py
     return p
@@ -97,11 +97,11 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging(0, None)
         return trust.main(args)
-    if args.command == "status":  # `sero-ls status`: see sero_ls/cli/status.py
-        from sero_ls.cli import status
+    if args.command == "status":  # `sero-ls status`: see sero_ls/cli/statusline.py
+        from sero_ls.cli import statusline
 
         setup_logging(0, None)
-        return status.main(args)
+        return statusline.main(args)
     setup_logging(args.verbose, args.log_file)
     import asyncio  # here, not at the top: `status` runs every second and must start fast
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from sero_ls.lsp.status import param
+from sero_ls.lsp.params import param
 from sero_ls.proxy.pathmap import SCHEME, parse_container_uri
 from sero_ls.runtime.backends import Backend
 from sero_ls.runtime.backends import backend_for as runtime_backend

@@ -74,12 +74,12 @@ class SeroLanguageServer(LanguageServer):
         # Async callables run when the set of folders or their settings may have changed.
         self.folder_hooks: list[Callable[[], Awaitable[None]]] = []
         # Imported here: the feature modules register themselves on this instance.
-        from sero_ls.lsp import commands, containerfiles, status, trust, workflows
+        from sero_ls.lsp import commands, containerfiles, runtime_status, trust, workflow_requests
 
-        status.register(self)
+        runtime_status.register(self)
         commands.register(self)
         containerfiles.register(self)
-        workflows.register(self)
+        workflow_requests.register(self)
         trust.register(self)
         # The proxy: language servers per folder (hub), or the one wrapped server.
         self.default_folder = folder
@@ -103,7 +103,7 @@ class SeroLanguageServer(LanguageServer):
         self.protocol.send_raw({"jsonrpc": "2.0", "method": method, "params": params})
 
     async def status_changed(self, statuses: list[FolderStatus]) -> None:
-        from sero_ls.lsp.status import push_status
+        from sero_ls.lsp.runtime_status import push_status
 
         if self.initialized.is_set():
             push_status(self, statuses)

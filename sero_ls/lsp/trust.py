@@ -16,7 +16,8 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from sero_ls.cli.trust import trust_current
 from sero_ls.lsp.commands import TRUST as TRUST_COMMAND
-from sero_ls.lsp.status import param, publish_diagnostics
+from sero_ls.lsp.params import param
+from sero_ls.lsp.runtime_status import publish_diagnostics
 from sero_ls.runtime.model import FolderStatus, to_json
 from sero_ls.runtime.trust import TrustStore
 

@@ -25,6 +25,8 @@ __all__ = ["SCHEME", "PathMapper", "container_file_uri", "file_uri", "parse_cont
 
 SCHEME = "sero-container"
 MAX_REMEMBERED = 100_000
+
+
 def container_file_uri(container_id: str, path: str) -> str:
     return f"{SCHEME}://{quote(container_id, safe='')}" + quote(path, safe=URI_SAFE)
 

@@ -20,7 +20,6 @@ from sero_ls.runtime.backends import Backend, SystemProbe, make_backend
 from sero_ls.runtime.backends.apple import AppleBackend
 from sero_ls.runtime.backends.base import normalise_image
 from sero_ls.runtime.backends.docker import DockerBackend, PodmanBackend
-from sero_ls.runtime.cli import ProbeError
 from sero_ls.runtime.devcontainer import (
     CONFIG_FILE_LABEL,
     METADATA_LABEL,
@@ -32,6 +31,7 @@ from sero_ls.runtime.devcontainer import (
     probe_argv,
     probe_kind,
 )
+from sero_ls.runtime.invoke import ProbeError
 from sero_ls.runtime.model import ContainerRecord, FolderStatus, ImageRecord, utc_now
 from sero_ls.runtime.resolve import (
     Folder,

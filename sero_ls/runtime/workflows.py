@@ -1,7 +1,7 @@
 """Sero workflows on top of a folder's status: its terminal, its preview URLs, its logs.
 
 Pure decisions over plain data (FolderStatus, a fresh ContainerRecord, a log folder's
-listing); the LSP layer (sero_ls/lsp/workflows.py) gathers the inputs. JSON shapes are
+listing); the LSP layer (sero_ls/lsp/workflow_requests.py) gathers the inputs. JSON shapes are
 documented in docs/protocol.md.
 """
 

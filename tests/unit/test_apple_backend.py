@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sero_ls.runtime.backends.apple import AppleBackend
-from sero_ls.runtime.cli import ProbeError
+from sero_ls.runtime.invoke import ProbeError
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 MANIFEST = json.loads((RECORDED / "manifest.json").read_text(encoding="utf-8"))

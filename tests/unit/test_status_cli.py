@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sero_ls.cli import status as st
+from sero_ls.cli import statusline as st
 from sero_ls.runtime import status_cache
 from sero_ls.runtime.model import FolderStatus, RuntimeInfo
 from sero_ls.uris import path_to_uri

@@ -17,7 +17,7 @@ import pytest
 
 from sero_ls.cli import trust as trust_cli
 from sero_ls.lsp import tcp
-from sero_ls.runtime.cli import find_executable
+from sero_ls.runtime.invoke import find_executable
 from sero_ls.runtime.trust import TrustStore, folder_key
 from sero_ls.settings import (
     EXECUTING_KEYS,

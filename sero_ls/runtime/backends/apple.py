@@ -9,7 +9,7 @@ from sero_ls.runtime.backends.parse import (
     parse_apple_image_inspect,
     parse_apple_system_status,
 )
-from sero_ls.runtime.cli import ProbeError, ProbeTimeout
+from sero_ls.runtime.invoke import ProbeError, ProbeTimeout
 from sero_ls.runtime.model import ContainerRecord, ImageRecord
 
 APPLE_CLI = "/usr/local/bin/container"

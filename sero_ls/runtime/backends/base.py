@@ -19,7 +19,7 @@ from typing import ClassVar, TypeVar
 import attrs
 
 from sero_ls.runtime.backends.parse import ParseError
-from sero_ls.runtime.cli import CliResult, ProbeError, find_executable, run_cli
+from sero_ls.runtime.invoke import CliResult, ProbeError, find_executable, run_cli
 from sero_ls.runtime.model import ContainerRecord, ImageRecord, RuntimeInfo, SystemState
 
 T = TypeVar("T")

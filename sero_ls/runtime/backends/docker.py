@@ -9,7 +9,7 @@ from sero_ls.runtime.backends.parse import (
     parse_inspect,
     parse_podman_ps,
 )
-from sero_ls.runtime.cli import ProbeError
+from sero_ls.runtime.invoke import ProbeError
 from sero_ls.runtime.model import ContainerRecord, ImageRecord
 
 

@@ -11,10 +11,10 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from sero_ls.lsp.diagnostics import SOURCE
-from sero_ls.lsp.status import param
+from sero_ls.lsp.params import param
 from sero_ls.runtime import reasons as R
 from sero_ls.runtime.backends import backend_for
-from sero_ls.runtime.cli import ProbeError
+from sero_ls.runtime.invoke import ProbeError
 from sero_ls.runtime.model import ContainerRecord, FolderStatus
 from sero_ls.runtime.workflows import (
     host_shell,

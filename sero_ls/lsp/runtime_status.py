@@ -19,6 +19,7 @@ from sero_ls.lsp.diagnostics import (
     settings_diagnostics,
     trust_diagnostics,
 )
+from sero_ls.lsp.params import param
 from sero_ls.runtime import status_cache
 from sero_ls.runtime.model import FolderStatus, to_json
 from sero_ls.settings import settings_from_init_options
@@ -29,36 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("auto", "container", "host")
-
-
-def param(params: Any, key: str, kind: type | tuple[type, ...], *, required: bool = False) -> Any:
-    """One field of a custom request's params, or InvalidParams saying what is wrong."""
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        raise JsonRpcInvalidParams(f"params must be an object, not {type(params).__name__}")
-    value = params.get(key)
-    if value is None:
-        if required:
-            raise JsonRpcInvalidParams(f"missing required parameter {key!r}")
-        return None
-    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise JsonRpcInvalidParams(f"{key!r} must be {_kind_name(kind)}, not a boolean")
-    if not isinstance(value, kind):
-        raise JsonRpcInvalidParams(f"{key!r} must be {_kind_name(kind)}, not {value!r:.60}")
-    return value
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {
-        str: "a string",
-        bool: "a boolean",
-        int: "an integer",
-        list: "a list",
-        dict: "an object",
-    }
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
 def push_status(ls: SeroLanguageServer, changed: list[FolderStatus] | None = None) -> None:
@@ -80,14 +51,18 @@ def push_status(ls: SeroLanguageServer, changed: list[FolderStatus] | None = Non
 
 
 def publish_diagnostics(ls: SeroLanguageServer) -> None:
-    from sero_ls.lsp.workflows import dockerfile_diagnostics  # (workflows imports this module)
+    from sero_ls.lsp.workflow_requests import (
+        dockerfile_diagnostics,  # (workflows imports this module)
+    )
 
     wanted: dict[str, list[types.Diagnostic]] = {}
     for st in ls.manager.folders.values():
         if st.status is not None:
             (status,) = ls.manager.statuses(st.folder.uri) or [st.status]
             wanted[st.folder.uri] = folder_diagnostics(status) + server_diagnostics(status)
-            for uri, diags in dockerfile_diagnostics(status).items():  # see lsp/workflows.py
+            for uri, diags in dockerfile_diagnostics(
+                status
+            ).items():  # see lsp/workflow_requests.py
                 wanted.setdefault(uri, []).extend(diags)
         wanted[config_uri(st.folder.uri)] = settings_diagnostics(st.problems) + trust_diagnostics(
             st.status
