@@ -17,6 +17,7 @@ from sero_ls.uris import path_to_uri
 from tests.e2e.test_workflows_podman import status_is
 from tests.support.dockerd import Dockerd
 from tests.support.lsp import folder_status, session
+from tests.support.trust import trust_folder
 
 pytestmark = pytest.mark.docker
 
@@ -41,6 +42,7 @@ COMPOSE = """services:
 def doctor(ws: Path, env: dict[str, str], tmp: Path, config: str) -> tuple[int, str]:
     (ws / ".sero").mkdir(exist_ok=True)
     (ws / ".sero" / "config.toml").write_text(config)
+    trust_folder(ws, tmp / "doctor-state")  # the user's own config: containerContext needs trust
     proc = subprocess.run(
         [sys.executable, "-m", "sero_ls", "doctor", str(ws)], capture_output=True, text=True,
         env={**os.environ, **env, "SERO_LS_STATE_DIR": str(tmp / "doctor-state")}, timeout=120,
