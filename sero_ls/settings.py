@@ -82,7 +82,7 @@ class Settings:
     service: str | None = None  # the Compose service, when a project has several
 
 
-# Every setting is one or the other (tests/unit/test_trust.py checks that each is listed):
+# Every setting is one or the other (tests/unit/test_trust_store.py checks that each is listed):
 # EXECUTING names a program to run or something handed to one, and from a folder's
 # .sero/config.toml applies only once the user trusts the file; INERT applies at once.
 # containerContext: it sends every CLI call to another engine (an ssh:// context runs ssh)
