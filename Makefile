@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup doctor test lint bench clean
+.PHONY: setup doctor test test-under-load lint bench dist clean
 
 setup:
 	bash scripts/setup
@@ -15,6 +15,11 @@ doctor: setup
 test:
 	bash scripts/setup --test
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# the suite three times in a row beside two CPU burners; prints each run's duration
+test-under-load:
+	bash scripts/setup --test
+	bash scripts/test-under-load $(PYTEST_ARGS)
 
 lint:
 	$(BIN)/ruff check sero_ls tests bench

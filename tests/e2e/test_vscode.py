@@ -103,6 +103,14 @@ class CodeServer:
         """The extension's "Sero" output channel, as code-server logged it."""
         return "".join(p.read_text() for p in (self.home / "user" / "logs").rglob("Sero.log"))
 
+    def wait_output(self, what: str, ok: Callable[[str], bool], timeout: float = 30.0) -> str:
+        """The output channel once `ok` holds for it: code-server writes it to disk later."""
+        deadline = time.monotonic() + timeout
+        while not ok(text := self.output_channel()):
+            assert time.monotonic() < deadline, f"no {what} in the output channel:\n{text}"
+            time.sleep(0.1)
+        return text
+
     def open_url(self, target: Path) -> str:
         """The workbench URL for a folder or a .code-workspace file."""
         kind = "workspace" if target.suffix == ".code-workspace" else "folder"
@@ -359,7 +367,7 @@ def test_no_container_runtime_degrades_then_switch_to_host(
     assert texts[-1] == "$(device-desktop) Host"
     assert "$(warning) Host (degraded)" in texts
     assert not [d for d in state["diagnostics"] if d["code"] == "container-cli-missing"]
-    assert cs.output_channel().count("Starting sero-ls from") == 2, "no restart"
+    cs.wait_output("a restart", lambda text: text.count("Starting sero-ls from") == 2)
     assert state["folders"][0]["requested"] == "host", "the switch did not survive the restart"
 
 
@@ -373,7 +381,7 @@ def test_missing_server_says_how_to_install(workbench: Workbench, tmp_workspace:
     state = json.loads(cs.state_file.read_text())
     assert state["statusBar"]["text"] == "$(error) Sero: not installed"
     assert "pipx install sero-ls" in state["statusBar"]["tooltip"]
-    assert "PATH: no sero-ls" in cs.output_channel()
+    cs.wait_output("the lookup steps", lambda text: "PATH: no sero-ls" in text)
 
 
 def test_podman_container_then_stopped_outside_the_editor(
@@ -418,9 +426,7 @@ def test_podman_container_then_stopped_outside_the_editor(
     )
     assert stopped, "the driver never asked to stop the container"
     assert {"status-container.png", "status-container-stopped.png"} <= {p.name for p in run.shots}
-    assert "restarting sero-ls" in cs.output_channel(), (
-        "the settings change did not restart sero-ls"
-    )
+    cs.wait_output("the settings change's restart", lambda text: "restarting sero-ls" in text)
     state = json.loads(cs.state_file.read_text())
     [status] = state["folders"]
     assert (status["mode"], status["degraded"], status["reason"]) == (

@@ -236,8 +236,16 @@ const scenarios = {
         const before = state().events.length;
         await runCommand(page, 'Sero: Restart Language Servers');
         // While it restarts the indicator shows a placeholder ("Sero", no runtime).
-        await until('the indicator to show the restart', () => state().events.slice(before)
-            .some((e) => e.text.endsWith(' Sero')));
+        const placeholder = await until('the indicator to show the restart', () => {
+            const i = state().events.findIndex((e, n) => n >= before && e.text.endsWith(' Sero'));
+            return i >= 0 ? i + 1 : 0;
+        });
+        // The final state, not a transient one: the extension's own record has moved past the
+        // placeholder to Host (the DOM may still show the Host from before the restart).
+        await until('Host after the restart', () => {
+            const events = state().events;
+            return events.length > placeholder && events[events.length - 1].text === '$(device-desktop) Host';
+        });
         await waitStatus(page, 'Host');
     },
 
