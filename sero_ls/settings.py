@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = Path(".sero") / "config.toml"
 RUNTIMES = ("auto", "container", "host")
 BACKENDS = ("auto", "apple", "docker", "podman")
+TRACES = ("off", "messages", "verbose")
 
 
 @attrs.define(kw_only=True)
@@ -66,6 +67,7 @@ class Settings:
     # Extensions (docs/settings.md)
     dockerfile: str | None = None
     poll_interval: float = 2.0
+    trace: Literal["off", "messages", "verbose"] = "off"  # sero_ls/trace.py
 
 
 @attrs.frozen
@@ -136,6 +138,8 @@ def _validate_value(key: str, value: Any) -> Any:
         raise ValueError(f"must be one of {', '.join(RUNTIMES)}, not {value!r}")
     if key == "containerBackend" and value not in BACKENDS:
         raise ValueError(f"must be one of {', '.join(BACKENDS)}, not {value!r}")
+    if key == "trace" and value not in TRACES:
+        raise ValueError(f"must be one of {', '.join(TRACES)}, not {value!r}")
     if key == "servers":
         if not isinstance(value, Mapping):
             raise ValueError("must be a table of servers, {id: {command = [...], ...}}")

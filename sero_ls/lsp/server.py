@@ -18,13 +18,14 @@ import psutil
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from sero_ls import __version__
+from sero_ls import __version__, trace
 from sero_ls.lsp import transport
 from sero_ls.lsp.protocol import SeroProtocol, raw_converter
 from sero_ls.proxy.hub import Hub
 from sero_ls.proxy.spec import ServerSpec
 from sero_ls.runtime.manager import RuntimeManager
 from sero_ls.runtime.model import FolderStatus
+from sero_ls.runtime.workflows import log_dir
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class SeroLanguageServer(LanguageServer):
         self.protocol.router = self.hub
         self.manager.server_entries = self.hub.server_entries
         self.shutdown_hooks.append(self.hub.shutdown)
-        self.folder_hooks.append(self.hub.sync_folders)
+        self.folder_hooks[:0] = [self.apply_trace_setting, self.hub.sync_folders]
 
     # ---- helpers shared by the feature modules
 
@@ -94,6 +95,11 @@ class SeroLanguageServer(LanguageServer):
         if self.initialized.is_set():
             push_status(self, statuses)
             await self.hub.status_changed()
+
+    async def apply_trace_setting(self) -> None:
+        """The `trace` setting: the most detailed level any folder asks for (one process)."""
+        levels = [st.settings.trace for st in self.manager.folders.values()]
+        trace.apply_setting(max(levels, key=trace.LEVELS.index, default="off"), log_dir())
 
     # ---- lifecycle
 

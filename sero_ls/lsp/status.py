@@ -146,6 +146,7 @@ def register(ls: SeroLanguageServer) -> None:
             ls.client_pid = params.process_id
             ls.spawn(ls.watch_client_pid(params.process_id))
         await ls.manager.refresh(reload=False)
+        await ls.apply_trace_setting()  # before the servers start: their initialize is traced
         await ls.hub.sync_folders()  # start the language servers: their capabilities are ours
 
     @ls.feature(types.INITIALIZED)

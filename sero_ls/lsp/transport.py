@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any
 
+from sero_ls import trace
 from sero_ls.lsp import framing
 from sero_ls.lsp.protocol import SeroProtocol, valid_id
 
@@ -38,6 +39,7 @@ async def read_loop(protocol: SeroProtocol, reader: Any) -> None:
                 framing.error_response(None, framing.PARSE_ERROR, error or "parse error")
             )
             continue
+        trace.record("client", "sero-ls", body)
         protocol.raw_body = (msg, body)  # the bytes of this very message, for forwarding
         try:
             protocol.handle_raw(msg)
