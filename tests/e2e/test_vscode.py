@@ -426,7 +426,8 @@ def test_podman_container_then_stopped_outside_the_editor(
     )
     assert stopped, "the driver never asked to stop the container"
     assert {"status-container.png", "status-container-stopped.png"} <= {p.name for p in run.shots}
-    cs.wait_output("the settings change's restart", lambda text: "restarting sero-ls" in text)
+    text = cs.wait_output("the settings change", lambda text: "no restart" in text)
+    assert text.count("Starting sero-ls from") == 1, "a sero.* change restarted sero-ls"
     state = json.loads(cs.state_file.read_text())
     [status] = state["folders"]
     assert (status["mode"], status["degraded"], status["reason"]) == (
@@ -497,3 +498,64 @@ def test_definition_into_container_only_file(
         assert editor["languageId"] == "python"
     assert re.search(r"/python3[.\d]*/(os|posixpath|ntpath)\.py$", str(stdlib["uri"])), stdlib
     assert str(module["uri"]).endswith(probe), module
+
+
+def group_processes(cs: CodeServer, needle: str) -> dict[int, str]:
+    """pid -> command line of code-server's descendants whose command line contains `needle`."""
+    found = {}
+    for p in psutil.Process(cs.proc.pid).children(recursive=True):
+        try:
+            cmdline = " ".join(p.cmdline())
+        except psutil.Error:
+            continue
+        if needle in cmdline:
+            found[p.pid] = cmdline
+    return found
+
+
+def test_settings_change_reaches_sero_ls_without_a_restart(
+    workbench: Workbench, tmp_workspace: Path
+) -> None:
+    """A sero.* change: the same sero-ls and pylsp processes, a new server started beside them,
+    and the trace setting applied (its file written and offered by sero/logs)."""
+    settings: dict[str, object] = {"sero.runtime": "host", "sero.servers": PYLSP}
+    folder = write_workspace(tmp_workspace, settings)
+    logs = tmp_workspace.parent / "logs"
+    logs.mkdir()
+    cs = workbench.start("settings", {"SERO_LS_LOG_DIR": str(logs)})
+    before: dict[str, dict[int, str]] = {}
+
+    def change_settings() -> None:
+        before["sero-ls"] = group_processes(cs, "sero-ls serve")
+        before["pylsp"] = wait_until_found(cs, "pylsp")
+        assert len(before["sero-ls"]) == 1 and len(before["pylsp"]) == 1, before
+        servers = {**PYLSP, "second": {"command": ["pylsp", "-v"], "languages": ["python"]}}
+        write_workspace(
+            folder, {**settings, "sero.servers": servers, "sero.trace.proxy": "verbose"}
+        )
+
+    def check_applied() -> None:
+        deadline = time.monotonic() + 60
+        while len(group_processes(cs, "pylsp")) < 2 or not list(logs.glob("sero-ls-trace-*")):
+            assert time.monotonic() < deadline, "the new server or the trace never started"
+            time.sleep(0.1)
+        assert group_processes(cs, "sero-ls serve") == before["sero-ls"], "sero-ls restarted"
+        assert before["pylsp"].items() <= group_processes(cs, "pylsp").items(), "pylsp restarted"
+
+    run_driver(
+        cs, "settings", folder, {"change-settings": change_settings, "check-applied": check_applied}
+    )
+    [trace] = logs.glob("sero-ls-trace-*.jsonl")
+    [sero_ls_pid] = before["sero-ls"]
+    assert trace.name == f"sero-ls-trace-{sero_ls_pid}.jsonl"
+    assert '"to": "second"' in trace.read_text()
+    text = cs.wait_output("the settings change", lambda text: "no restart" in text)
+    assert text.count("Starting sero-ls from") == 1
+
+
+def wait_until_found(cs: CodeServer, needle: str, timeout: float = 60.0) -> dict[int, str]:
+    deadline = time.monotonic() + timeout
+    while not (found := group_processes(cs, needle)):
+        assert time.monotonic() < deadline, f"no {needle} process within {timeout} s"
+        time.sleep(0.1)
+    return found

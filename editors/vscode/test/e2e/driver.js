@@ -252,7 +252,7 @@ const scenarios = {
     // A folder backed by a running podman container; stopping it outside the editor degrades the folder.
     async container(page) {
         await openWorkbench(page);
-        // The folder's settings point at a missing CLI first; fixing them restarts sero-ls.
+        // The folder's settings point at a missing CLI first; fixing them reaches sero-ls (no restart).
         await waitStatus(page, 'Host (degraded)');
         await step('fix-settings');
         await waitStatus(page, 'Container', 60000);
@@ -282,6 +282,17 @@ const scenarios = {
         await waitStatus(page, 'Host (degraded)', 60000);
         await shotStatusBar(page, 'status-container-stopped');
         await tooltip(page, 'container-not-running', 'tooltip-container-stopped');
+    },
+
+    // sero.* changes in the folder's settings reach the running sero-ls without a restart.
+    async settings(page) {
+        await openWorkbench(page);
+        await waitStatus(page, 'Host');
+        await openFile(page, 'main.py');
+        await step('change-settings');
+        await step('check-applied');
+        await waitStatus(page, 'Host');
+        await shotStatusBar(page, 'status-settings-applied');
     },
 
     // No sero-ls anywhere: the indicator and a notification say so, with the install command.
