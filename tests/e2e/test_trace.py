@@ -41,7 +41,8 @@ async def hover_legs(s: Session, trace: Path, uri: str, server: str) -> list[dic
     # The answer reached the client, so every leg is written (each line is flushed).
     entries = read_trace(trace)
     [request] = [
-        e for e in entries
+        e
+        for e in entries
         if e["from"] == "client" and e["message"].get("method") == "textDocument/hover"
     ]
     msg_id = request["message"]["id"]
