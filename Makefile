@@ -21,6 +21,11 @@ test-under-load:
 	bash scripts/setup --test
 	bash scripts/test-under-load $(PYTEST_ARGS)
 
+# installable artifacts in dist/: the wheel and sdist of sero-ls, the VS Code extension's VSIX
+dist:
+	bash scripts/setup --test
+	bash scripts/dist
+
 lint:
 	$(BIN)/ruff check sero_ls tests bench
 	$(BIN)/mypy
@@ -29,4 +34,4 @@ bench:
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) test-output
+	rm -rf $(VENV) test-output dist build
