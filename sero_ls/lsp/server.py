@@ -99,7 +99,10 @@ class SeroLanguageServer(LanguageServer):
     async def apply_trace_setting(self) -> None:
         """The `trace` setting: the most detailed level any folder asks for (one process)."""
         levels = [st.settings.trace for st in self.manager.folders.values()]
-        trace.apply_setting(max(levels, key=trace.LEVELS.index, default="off"), log_dir())
+        try:
+            trace.apply_setting(max(levels, key=trace.LEVELS.index, default="off"), log_dir())
+        except OSError as exc:
+            log.warning("no message trace: cannot write in %s: %s", log_dir(), exc)
 
     # ---- lifecycle
 

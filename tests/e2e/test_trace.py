@@ -127,3 +127,17 @@ async def test_trace_setting_writes_envelopes_to_a_listed_file(tmp_path: Path) -
     answers = [e for e in entries if e["from"] == "sero-ls" and "method" not in e["message"]]
     assert ask["message"]["id"] in [e["message"].get("id") for e in answers]
     assert all(set(e["message"]) <= {"jsonrpc", "id", "method", "error"} for e in entries)
+
+
+async def test_an_unwritable_trace_folder_costs_only_the_trace(tmp_path: Path) -> None:
+    ws = tmp_path / "proj"
+    ws.mkdir()
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    settings = {"runtime": "host", "trace": "verbose"}
+    env = {"SERO_LS_LOG_DIR": str(not_a_folder)}
+    async with session([ws], tmp=tmp_path, settings=settings, env=env) as s:
+        logs = await s.request_raw("sero/logs", {})
+        status = await s.request_raw("sero/workspaceStatus", {})
+    assert "sero-ls-trace" not in [e["name"] for e in logs["logs"]]
+    assert status["folders"][0]["mode"] == "host"
