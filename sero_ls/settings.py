@@ -4,6 +4,10 @@ Sources, later wins: defaults, ``initializationOptions.settings``,
 ``workspace/configuration`` (section `sero`, scoped to the folder), the folder's
 ``.sero/config.toml``, the persisted ``sero/setRuntime`` toggle. An invalid value
 is reported (key, problem, where) and its default applies; nothing crashes.
+
+Of ``.sero/config.toml`` (which comes with the folder, e.g. a clone), the keys that
+make sero-ls run something (``EXECUTING_KEYS``) apply only once the user trusts the
+file's current content (runtime/trust.py); the other keys apply at once.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.v import format_exception
+
+from sero_ls.runtime.model import TrustInfo
+from sero_ls.runtime.trust import TrustStore, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,10 @@ class ServerConfig:
     env: dict[str, str] = attrs.field(factory=dict)
     initialization_options: Any = None
     settings: Any = None  # answered to the server's workspace/configuration (extension)
+    # The hub's order among servers of one language (lower first; default: declared order).
+    priority: int | None = None
+    # Features this server must not answer in the hub ("hover", "formatting", a method name).
+    disabled_features: list[str] = attrs.field(factory=list)
 
     def __attrs_post_init__(self) -> None:
         for name in ("command", "container_command", "host_command"):
@@ -68,6 +79,36 @@ class Settings:
     dockerfile: str | None = None
     poll_interval: float = 2.0
     trace: Literal["off", "messages", "verbose"] = "off"  # sero_ls/trace.py
+    # Dev Containers, Compose and remote engines (docs/settings.md, issue #14)
+    container_context: str | None = None  # docker --context / podman --connection
+    service: str | None = None  # the Compose service, when a project has several
+
+
+# Every setting is one or the other (tests/unit/test_trust.py checks that each is listed):
+# EXECUTING names a program to run or something handed to one, and from a folder's
+# .sero/config.toml applies only once the user trusts the file; INERT applies at once.
+# containerContext: it sends every CLI call to another engine (an ssh:// context runs ssh)
+EXECUTING_KEYS = frozenset({"containerCli", "containerContext", "servers"})
+INERT_KEYS = frozenset(
+    {
+        "runtime",
+        "containerBackend",
+        "container",
+        "image",
+        "probeTimeout",
+        "dockerfile",
+        "pollInterval",
+        "service",
+        "trace",
+    }
+)
+# Of a server entry, everything is executing: its command lines and environment, and
+# its initializationOptions/settings (which name interpreters and tools: python.pythonPath...).
+EXECUTING_SERVER_KEYS = frozenset(
+    {"command", "containerCommand", "hostCommand", "env", "initializationOptions", "settings"}
+)
+# (These only order and filter the entry's own answers; the whole entry waits for trust.)
+INERT_SERVER_KEYS = frozenset({"languages", "priority", "disabledFeatures"})
 
 
 @attrs.frozen
@@ -148,6 +189,9 @@ def _validate_value(key: str, value: Any) -> Any:
         structured = CONVERTER.structure(value, attr.type)  # type: ignore[arg-type]
     except Exception as exc:
         raise ValueError(_explain(exc)) from None
+    if key in ("image", "container", "service") and structured.startswith("-"):
+        # Passed to the CLIs as a name (`image inspect <image>`): never as an option.
+        raise ValueError(f"must be a name, not an option: {value!r}")
     if key in ("probeTimeout", "pollInterval") and not 0 < structured <= 600:
         raise ValueError(f"must be a number of seconds between 0 and 600, not {value!r}")
     return structured
@@ -212,23 +256,70 @@ def merge(
     return Settings(**values), problems
 
 
-def read_config_toml(folder: Path) -> tuple[dict[str, Any] | None, list[SettingsProblem], str]:
-    """The folder's `.sero/config.toml` as a raw dict (top level or a [sero] table)."""
+def read_config_toml(
+    folder: Path,
+) -> tuple[dict[str, Any] | None, list[SettingsProblem], str, str | None]:
+    """The folder's `.sero/config.toml` as a raw dict (top level or a [sero] table), its
+    problems, its text and the sha256 of its bytes (read once: what is hashed is parsed)."""
     path = folder / CONFIG_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8").replace("\r\n", "\n")
     except FileNotFoundError:
-        return None, [], ""
+        return None, [], "", None
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [SettingsProblem("sero", f"cannot read {path}: {exc}", str(CONFIG_FILE))], ""
+        problem = SettingsProblem("sero", f"cannot read {path}: {exc}", str(CONFIG_FILE))
+        return None, [problem], "", None
+    sha256 = content_hash(data)
     try:
-        data = tomllib.loads(text)
+        parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         line = int(m.group(1)) - 1 if m else 0
-        return None, [SettingsProblem("sero", f"invalid TOML: {exc}", str(CONFIG_FILE), line)], text
-    table = data.get("sero", data) if isinstance(data.get("sero"), dict) else data
-    return table, [], text
+        problem = SettingsProblem("sero", f"invalid TOML: {exc}", str(CONFIG_FILE), line)
+        return None, [problem], text, sha256
+    table = parsed.get("sero", parsed) if isinstance(parsed.get("sero"), dict) else parsed
+    return table, [], text, sha256
+
+
+def executing_entries(table: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The (dotted key, value) pairs of a config table that make sero-ls run something."""
+    out: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        if key not in EXECUTING_KEYS:
+            continue
+        if key != "servers" or not isinstance(value, Mapping):
+            out.append((key, value))
+            continue
+        for sid, conf in value.items():
+            entries = [
+                (f"servers.{sid}.{k}", v)
+                for k, v in (conf.items() if isinstance(conf, Mapping) else [])
+                if k in EXECUTING_SERVER_KEYS
+            ]
+            out += entries or [(f"servers.{sid}", conf)]
+    return out
+
+
+def _held_back(
+    folder: Path, table: dict[str, Any], text: str, sha256: str, store: TrustStore
+) -> tuple[dict[str, Any], TrustInfo | None]:
+    """The table without its executing keys unless the folder trusts this content."""
+    entries = executing_entries(table)
+    if not entries:
+        return table, None
+    trusted = store.trusted_hash(folder)
+    info = TrustInfo(
+        state="trusted" if trusted == sha256 else "untrusted",
+        config=str(folder / CONFIG_FILE),
+        sha256=sha256,
+        ignored=[] if trusted == sha256 else [k for k, _ in entries],
+        changed=trusted is not None and trusted != sha256,
+        line=_entry_line(text, entries[0][0]),
+    )
+    if info.state == "trusted":
+        return table, info
+    return {k: v for k, v in table.items() if k not in EXECUTING_KEYS}, info
 
 
 def key_line(text: str, key: str) -> int | None:
@@ -249,7 +340,26 @@ def folder_settings(
     client_settings: Mapping[str, Any] | None = None,
     toggle: str | None = None,
 ) -> tuple[Settings, list[SettingsProblem]]:
-    toml, toml_problems, text = read_config_toml(folder)
+    settings, problems, _ = load_folder(
+        folder, init_settings=init_settings, client_settings=client_settings, toggle=toggle
+    )
+    return settings, problems
+
+
+def load_folder(
+    folder: Path,
+    *,
+    init_settings: Mapping[str, Any] | None = None,
+    client_settings: Mapping[str, Any] | None = None,
+    toggle: str | None = None,
+    trust: TrustStore | None = None,
+) -> tuple[Settings, list[SettingsProblem], TrustInfo | None]:
+    """The folder's settings, their problems, and the trust of its config (None: the
+    file names nothing to run)."""
+    toml, toml_problems, text, sha256 = read_config_toml(folder)
+    info = None
+    if toml is not None and sha256 is not None:
+        toml, info = _held_back(folder, toml, text, sha256, trust or TrustStore())
     layers: list[tuple[str, Mapping[str, Any] | None]] = [
         ("initializationOptions", init_settings),
         ("workspace/configuration", client_settings),
@@ -262,7 +372,21 @@ def folder_settings(
         attrs.evolve(p, line=_problem_line(text, p.key)) if p.source == str(CONFIG_FILE) else p
         for p in problems
     ]
-    return settings, toml_problems + located
+    return settings, toml_problems + located, info
+
+
+def _entry_line(text: str, key: str) -> int:
+    """The line of a dotted key (`servers.py.command`: that line of its [servers.py] table)."""
+    table, _, last = key.rpartition(".")
+    start = key_line(text, table) if table else None
+    if start is not None:
+        rest = text.splitlines()[start + 1 :]
+        for i, line in enumerate(rest):
+            if line.lstrip().startswith("["):
+                break
+            if key_line(line, last) is not None:
+                return start + 1 + i
+    return _problem_line(text, key)
 
 
 def _problem_line(text: str, key: str) -> int:
@@ -272,3 +396,15 @@ def _problem_line(text: str, key: str) -> int:
         if line is not None:
             return line
     return 0
+
+
+def settings_from_init_options(options: Any) -> Mapping[str, Any] | None:
+    """Accept the shapes editors send: {settings: {...}}, {sero: {...}}, or the settings."""
+    if not isinstance(options, Mapping):
+        return None
+    for key in ("settings", "sero"):
+        inner = options.get(key)
+        if isinstance(inner, Mapping):
+            nested = inner.get("sero")
+            return nested if isinstance(nested, Mapping) else inner
+    return options

@@ -150,6 +150,15 @@ def apply_setting(level: Level, directory: Path) -> None:
     _use(FileTracer(str(directory / f"{FILE_PREFIX}-{os.getpid()}.jsonl"), level))
 
 
+def apply_folder_settings(levels: list[Level], directory: Path) -> None:
+    """Every folder's `trace` setting: the most detailed wins (the trace is per process).
+    A folder that cannot be written costs the trace, not the session."""
+    try:
+        apply_setting(max(levels, key=LEVELS.index, default="off"), directory)
+    except OSError as exc:
+        log.warning("no message trace: cannot write in %s: %s", directory, exc)
+
+
 def _use(file: Tracer) -> None:
     global _file, _current
     if _file is not file:

@@ -9,46 +9,60 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+import attrs
+
 from sero_ls.runtime.backends import make_backend
 from sero_ls.runtime.capabilities import DESCRIPTIONS
 from sero_ls.runtime.manager import make_folder
-from sero_ls.runtime.model import FolderStatus, to_json
+from sero_ls.runtime.model import FolderStatus, TrustInfo, to_json
 from sero_ls.runtime.probe import resolve_folders
 from sero_ls.runtime.resolve import Folder
 from sero_ls.runtime.toggles import ToggleStore
 from sero_ls.runtime.workflows import list_logs, log_dir, own_log_file
 from sero_ls.runtime.zombies import describe as describe_zombies
 from sero_ls.runtime.zombies import zombies_in
-from sero_ls.settings import Settings, SettingsProblem, folder_settings
-from sero_ls.uris import path_to_uri
+from sero_ls.settings import Settings, SettingsProblem, load_folder
+from sero_ls.uris import path_to_uri, uri_to_path
+
+Trusts = dict[str, TrustInfo | None]
 
 ZOMBIE_PROBE_TIMEOUT = 5.0  # seconds for the one `exec` that lists a container's processes
 
 
 def folder_jobs(
     paths: list[str],
-) -> tuple[list[tuple[Folder, Settings]], dict[str, list[SettingsProblem]]]:
-    """Each path as a folder with its settings (no client: config.toml and the toggle).
+) -> tuple[list[tuple[Folder, Settings]], dict[str, list[SettingsProblem]], Trusts]:
+    """Each path as a folder with its settings (no client: config.toml and the toggle),
+    their problems and the trust of each folder's config (what an untrusted one holds back
+    is not in the settings: nothing it names runs).
 
     Shared with `sero-ls status`, which resolves a path the same way."""
     toggles = ToggleStore().load()
     jobs = []
     problems: dict[str, list[SettingsProblem]] = {}
+    trusts: Trusts = {}
     for p in paths:
         folder = make_folder(path_to_uri(os.path.abspath(p)))
-        settings, probs = folder_settings(Path(folder.path), toggle=toggles.get(folder.path))
+        settings, probs, trusts[folder.uri] = load_folder(
+            Path(folder.path), toggle=toggles.get(folder.path)
+        )
         problems[folder.uri] = probs
         jobs.append((folder, settings))
-    return jobs, problems
+    return jobs, problems, trusts
+
+
+def with_trust(statuses: list[FolderStatus], trusts: Trusts) -> list[FolderStatus]:
+    return [attrs.evolve(s, trust=trusts.get(s.uri)) for s in statuses]
 
 
 def collect(paths: list[str]) -> tuple[list[FolderStatus], dict[str, list[SettingsProblem]]]:
-    jobs, problems = folder_jobs(paths)
-    return asyncio.run(resolve_folders(jobs)), problems
+    jobs, problems, trusts = folder_jobs(paths)
+    return with_trust(asyncio.run(resolve_folders(jobs)), trusts), problems
 
 
 async def _zombies(statuses: list[FolderStatus]) -> dict[str, str]:
@@ -101,9 +115,17 @@ def write_table(
     w(f"  message     {s.message}\n")
     backend = f"{rt.backend} ({rt.cli})" if rt.backend else "-"
     w(f"  backend     {backend}, system {rt.system}\n")
+    if rt.context:
+        w(f"  context     {rt.context}\n")
     if rt.container:
         c = rt.container
         w(f"  container   {c.id}  {c.state}  image {c.image or '-'}  ip {c.ip or '-'}\n")
+        if c.found_by:
+            w(f"  found by    {c.found_by}\n")
+        if c.exec_user or c.exec_env:
+            names = ", ".join(sorted(c.exec_env)) or "-"
+            w(f"  exec as     {c.exec_user or '(the container default)'}; env {names}\n")
+    write_devcontainer(s, out)
     for m in rt.mounts:
         w(f"  mount       {m.host} -> {m.container}{' (ro)' if m.read_only else ''}\n")
     if s.dockerfile:
@@ -123,6 +145,7 @@ def write_table(
         w(f"  server      {srv.id}: {srv.state} ({srv.mode}){why}\n")
     if zombies:
         w(f"  zombies     {zombies}\n")
+    write_trust(s, w)
     for p in problems:
         where = f"{p.source}:{(p.line or 0) + 1}" if p.line is not None else p.source
         w(f"  setting     {p.severity}: {p.message} ({where}; the default applies)\n")
@@ -131,6 +154,38 @@ def write_table(
         for cmd in s.remedy:
             w(f"    $ {cmd}\n")
     w("\n")
+
+
+def write_trust(s: FolderStatus, w: Any) -> None:
+    t = s.trust
+    if t is None:
+        return
+    if t.state == "trusted":
+        w(f"  trust       trusted ({t.config}, sha256 {t.sha256[:12]})\n")
+        return
+    why = "changed since it was trusted" if t.changed else "not trusted"
+    w(f"  trust       untrusted: {t.config} is {why}; ignored, nothing of it runs:\n")
+    w(f"              {', '.join(t.ignored)}\n")
+    w(f"              review it, then: sero-ls trust {shlex.quote(uri_to_path(s.uri) or s.uri)}\n")
+
+
+def write_devcontainer(s: FolderStatus, out: TextIO) -> None:
+    """The Dev Container's config file and what its metadata asks for; the Compose service."""
+    dc = s.devcontainer
+    if dc is not None:
+        out.write(f"  devcontainer {dc.config_file or '(no config file label)'}\n")
+        if dc.workspace_folder:
+            out.write(f"    workspace {dc.workspace_folder}\n")
+        users = f"remoteUser {dc.remote_user or '-'}, containerUser {dc.container_user or '-'}"
+        out.write(f"    {users}, userEnvProbe {dc.user_env_probe or '-'}\n")
+        if dc.remote_env:
+            out.write(f"    remoteEnv {', '.join(sorted(dc.remote_env))}\n")
+        if dc.probe_error:
+            out.write(f"    problem   {dc.probe_error}\n")
+    if s.compose is not None:
+        c = s.compose
+        out.write(f"  compose     project {c.project}, service {c.service or '-'}")
+        out.write(f" (services: {', '.join(c.services) or '-'})\n")
 
 
 def write_logs(logs: list[dict[str, Any]], out: TextIO) -> None:

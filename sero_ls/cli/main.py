@@ -44,17 +44,35 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("paths", nargs="*", metavar="PATH", help="folders (default: .)")
     doctor.add_argument("--json", action="store_true", help='print {"folders": [FolderStatus]}')
 
-    # ---- `sero-ls status` (status bars outside editors): arguments in sero_ls/cli/status.py
-    from sero_ls.cli import status
+    # ---- `sero-ls status` (status bars outside editors): arguments in sero_ls/cli/statusline.py
+    from sero_ls.cli import statusline, trust
 
-    status.add_parser(sub)
+    statusline.add_parser(sub)
     # ---- end of `sero-ls status`
+    trust.add_parser(sub)  # `sero-ls trust`: sero_ls/cli/trust.py
     return p
 
 
 def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stdio", action="store_true", help="use stdio (the default; accepted)")
-    p.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    p.add_argument(
+        "--tcp",
+        metavar="HOST:PORT",
+        help="listen on TCP instead of stdio; a loopback address only (127.0.0.1, ::1, "
+        "localhost) unless --tcp-allow-remote",
+    )
+    p.add_argument(
+        "--tcp-allow-remote",
+        action="store_true",
+        help="allow a non-loopback --tcp address: whoever connects can make sero-ls run "
+        "commands, so a token is then required (--tcp-token-file or $SERO_LS_TCP_TOKEN), "
+        "which clients send as initializationOptions.seroToken",
+    )
+    p.add_argument(
+        "--tcp-token-file",
+        metavar="FILE",
+        help="the token --tcp clients must present (first line of FILE; at least 16 characters)",
+    )
     p.add_argument("--log-file", metavar="FILE", help="log here instead of stderr")
     p.add_argument(
         "--trace",
@@ -92,11 +110,16 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_logging(0, None)
         return doctor.run(args.paths, args.json)
-    if args.command == "status":  # `sero-ls status`: see sero_ls/cli/status.py
-        from sero_ls.cli import status
+    if args.command == "trust":
+        from sero_ls.cli import trust
 
         setup_logging(0, None)
-        return status.main(args)
+        return trust.main(args)
+    if args.command == "status":  # `sero-ls status`: see sero_ls/cli/statusline.py
+        from sero_ls.cli import statusline
+
+        setup_logging(0, None)
+        return statusline.main(args)
     setup_logging(args.verbose, args.log_file)
     from sero_ls import trace
 
@@ -107,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import asyncio  # here, not at the top: `status` runs every second and must start fast
 
-    from sero_ls.lsp import server
+    # stdio: the start-up path starts the language servers before pygls is even imported
+    from sero_ls.lsp import boot
 
     if args.command == "proxy":
         from sero_ls.proxy.spec import for_wrapper
@@ -117,12 +141,19 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write("sero-ls proxy: give the server command after --\n")
             return 2
         name = args.name or os.path.basename(cmd[0])
-        return asyncio.run(server.run_stdio(wrapper=for_wrapper(name, cmd), folder=args.folder))
+        return asyncio.run(boot.run_stdio(wrapper=for_wrapper(name, cmd), folder=args.folder))
 
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         if not port.isdigit():
             sys.stderr.write("sero-ls: --tcp takes HOST:PORT\n")
             return 2
-        return asyncio.run(server.run_tcp(host or "127.0.0.1", int(port)))
-    return asyncio.run(server.run_stdio())
+        from sero_ls.lsp import tcp
+
+        try:
+            token = tcp.check_listen(host, args.tcp_allow_remote, args.tcp_token_file)
+        except tcp.TcpUsageError as exc:
+            sys.stderr.write(f"sero-ls: --tcp {args.tcp}: {exc}\n")
+            return 2
+        return asyncio.run(tcp.run_tcp(host.strip("[]") or "127.0.0.1", int(port), token))
+    return asyncio.run(boot.run_stdio())

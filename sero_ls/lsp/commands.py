@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from sero_ls.lsp.diagnostics import SOURCE
-from sero_ls.lsp.status import apply_runtime, publish_diagnostics
+from sero_ls.lsp.diagnostics import SOURCE, UNTRUSTED
+from sero_ls.lsp.params import uri_arg
+from sero_ls.lsp.runtime_status import apply_runtime, publish_diagnostics
 from sero_ls.runtime import reasons as R
-from sero_ls.runtime.backends import make_backend
-from sero_ls.runtime.cli import ProbeError, run_cli
+from sero_ls.runtime.backends import backend_for
+from sero_ls.runtime.invoke import ProbeError, run_cli
 from sero_ls.runtime.model import to_json
 
 if TYPE_CHECKING:
@@ -26,26 +27,16 @@ REFRESH = "sero.refreshStatus"
 SET_RUNTIME = "sero.setRuntime"
 START_SYSTEM = "sero.startContainerSystem"
 RESTART_SERVERS = "sero.restartServers"
+TRUST = "sero.trustFolder"  # registered in lsp/trust.py
 COMMANDS = (REFRESH, SET_RUNTIME, START_SYSTEM, RESTART_SERVERS)
 SYSTEM_START_TIMEOUT = 180.0
-
-
-def _uri_arg(args: tuple[Any, ...], index: int = 0) -> str | None:
-    if len(args) <= index or args[index] is None:
-        return None
-    value = args[index]
-    if isinstance(value, dict):  # some clients pass {"uri": ...}
-        value = value.get("uri") or value.get("folderUri")
-    if not isinstance(value, str):
-        raise JsonRpcInvalidParams(f"argument {index + 1} must be a folder URI string")
-    return value
 
 
 def register(ls: SeroLanguageServer) -> None:
     # Handlers are typed `ls: Any`: pygls resolves command handlers' hints at call time.
     @ls.command(REFRESH)
     async def refresh(ls: Any, *args: Any) -> dict[str, Any]:
-        uri = _uri_arg(args)
+        uri = uri_arg(args)
         st = ls.manager.folder_for(uri) if uri else None
         await ls.manager.refresh([st.folder.uri] if st else None)
         publish_diagnostics(ls)
@@ -53,7 +44,7 @@ def register(ls: SeroLanguageServer) -> None:
 
     @ls.command(SET_RUNTIME)
     async def set_runtime(ls: Any, *args: Any) -> dict[str, Any]:
-        uri = _uri_arg(args)
+        uri = uri_arg(args)
         runtime = args[1] if len(args) > 1 else None
         if uri is None or not isinstance(runtime, str):
             raise JsonRpcInvalidParams("sero.setRuntime takes (folderUri, runtime)")
@@ -62,17 +53,17 @@ def register(ls: SeroLanguageServer) -> None:
     @ls.command(RESTART_SERVERS)
     async def restart_servers(ls: Any, *args: Any) -> dict[str, Any]:
         """(folderUri?, serverId?): restart those language servers (all by default)."""
-        uri = _uri_arg(args)
+        uri = uri_arg(args)
         st = ls.manager.folder_for(uri) if uri else None
         if uri and st is None:
             raise JsonRpcInvalidParams(f"{uri} is not in a workspace folder")
         server_id = args[1] if len(args) > 1 and isinstance(args[1], str) else None
-        count = await ls.hub.restart_servers(st.folder.uri if st else None, server_id)
+        count = await ls.proxy.restart_servers(st.folder.uri if st else None, server_id)
         return {"restarted": count}
 
     @ls.command(START_SYSTEM)
     async def start_system(ls: Any, *args: Any) -> dict[str, Any]:
-        return await start_container_system(ls, _uri_arg(args))
+        return await start_container_system(ls, uri_arg(args))
 
     @ls.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
@@ -103,6 +94,9 @@ def sero_code_actions(diagnostics: Sequence[types.Diagnostic]) -> list[types.Cod
                 )
             )
 
+        if d.code == UNTRUSTED:  # lsp/trust.py: trusts only the content the diagnostic saw
+            action("Trust this folder's sero config", TRUST, folder, d.data.get("sha256"))
+            continue
         server = d.data.get("serverId")
         if isinstance(server, str):
             action(f"Restart language server {server}", RESTART_SERVERS, folder, server)
@@ -127,7 +121,7 @@ async def start_container_system(ls: SeroLanguageServer, uri: str | None) -> dic
     backend_name = status.runtime.backend if status else None
     cli = status.runtime.cli if status else None
     if backend_name != "apple" or not cli:
-        b = make_backend(backend_name, cli or backend_name, 5) if backend_name and cli else None
+        b = backend_for(status.runtime, 5) if status else None
         todo = " ; ".join(b.remedy_system()) if b else "install a container runtime first"
         text = (
             f"{backend_name or 'This runtime'} has no `system start` command: {todo}. "

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from sero_ls.lsp.status import param
+from sero_ls.lsp.params import param
 from sero_ls.proxy.pathmap import SCHEME, parse_container_uri
-from sero_ls.runtime.backends import Backend, make_backend
+from sero_ls.runtime.backends import Backend
+from sero_ls.runtime.backends import backend_for as runtime_backend
 from sero_ls.runtime.files import ContainerFileError, read_container_file
 
 if TYPE_CHECKING:
@@ -25,13 +26,13 @@ class ContainerFileMissing(JsonRpcException):
 
 
 def backend_for(ls: SeroLanguageServer, container_id: str) -> Backend | None:
-    for inst in ls.hub.all_instances():
+    for inst in ls.proxy.all_instances():
         if inst.container_id == container_id and inst.backend is not None:
             return inst.backend  # type: ignore[no-any-return]
     for st in ls.manager.folders.values():
         rt = st.status.runtime if st.status else None
-        if rt and rt.container and rt.container.id == container_id and rt.backend and rt.cli:
-            return make_backend(rt.backend, rt.cli, st.settings.probe_timeout)
+        if rt and rt.container and rt.container.id == container_id:
+            return runtime_backend(rt, st.settings.probe_timeout)
     return None
 
 

@@ -58,6 +58,30 @@ def settings_diagnostics(problems: list[SettingsProblem]) -> list[types.Diagnost
     return out
 
 
+UNTRUSTED = "untrusted-config"
+
+
+def trust_diagnostics(status: FolderStatus | None) -> list[types.Diagnostic]:
+    """A Warning on `.sero/config.toml`, at its first key that runs something, while the
+    file is not trusted (its quick fix trusts it: lsp/commands.py)."""
+    t = status.trust if status else None
+    if status is None or t is None or t.state != "untrusted":
+        return []
+    why = "changed since it was trusted" if t.changed else "not trusted"
+    return [
+        types.Diagnostic(
+            range=types.Range(types.Position(t.line, 0), types.Position(t.line, 1000)),
+            message=f"This folder's sero config is {why}: sero-ls ignores "
+            f"{', '.join(t.ignored)} and runs nothing it names until you trust it "
+            "(the quick fix, or `sero-ls trust`). The other settings apply.",
+            severity=types.DiagnosticSeverity.Warning,
+            source=SOURCE,
+            code=UNTRUSTED,
+            data={"folderUri": status.uri, "sha256": t.sha256, "ignored": t.ignored},
+        )
+    ]
+
+
 def server_diagnostics(status: FolderStatus) -> list[types.Diagnostic]:
     """A language server that could not run (or gave up after crashes), with the retry."""
     out = []

@@ -76,14 +76,6 @@ class ByteReader(Protocol):
     async def readexactly(self, n: int, /) -> bytes: ...
 
 
-class ByteWriter(Protocol):
-    """What MessageWriter needs from its output; ``asyncio.StreamWriter`` is one."""
-
-    def write(self, data: bytes, /) -> None: ...
-
-    async def drain(self) -> None: ...
-
-
 def _preview(data: bytes | bytearray) -> str:
     text = bytes(data[:_PREVIEW])
     return repr(text) + ("..." if len(data) > _PREVIEW else "")
@@ -303,18 +295,3 @@ def decode_message(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
 def error_response(id: int | str | None, code: int, message: str) -> dict[str, Any]:
     """A JSON-RPC error response."""
     return {"jsonrpc": "2.0", "id": id, "error": {"code": int(code), "message": message}}
-
-
-class MessageWriter:
-    """Writes messages as frames; each frame goes out in a single ``write`` call."""
-
-    def __init__(self, writer: ByteWriter) -> None:
-        self._writer = writer
-
-    def write(self, message: dict[str, Any] | bytes) -> None:
-        """Write one message: a dict (encoded as JSON) or an already encoded body."""
-        body = message if isinstance(message, bytes) else _ENCODER.encode(message).encode()
-        self._writer.write(b"Content-Length: %d\r\n\r\n%b" % (len(body), body))
-
-    async def drain(self) -> None:
-        await self._writer.drain()

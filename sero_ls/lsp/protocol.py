@@ -9,6 +9,7 @@ order is kept because forwarding writes synchronously.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Generator
@@ -26,30 +27,10 @@ from pygls.protocol.json_rpc import (
 
 from sero_ls import trace
 from sero_ls.lsp import framing
+from sero_ls.lsp.boot import LOCAL_METHODS, SHARED_NOTIFICATIONS
+from sero_ls.lsp.transport import valid_id
 
 log = logging.getLogger(__name__)
-
-# Methods sero-ls handles itself (in addition to every `sero/...` method).
-LOCAL_METHODS = {
-    types.INITIALIZE,
-    types.INITIALIZED,
-    types.SHUTDOWN,
-    types.EXIT,
-    types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS,
-    types.WORKSPACE_DID_CHANGE_CONFIGURATION,
-    types.SET_TRACE,
-    types.WINDOW_WORK_DONE_PROGRESS_CANCEL,
-}
-
-
-# Client notifications sero-ls handles itself AND the proxy passes on (see Router.also_local).
-SHARED_NOTIFICATIONS = {
-    types.INITIALIZED,
-    types.WORKSPACE_DID_CHANGE_CONFIGURATION,
-    types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS,
-    types.SET_TRACE,
-    types.WINDOW_WORK_DONE_PROGRESS_CANCEL,
-}
 
 
 class Router(Protocol):
@@ -64,8 +45,9 @@ class Router(Protocol):
     def also_local(self, message: dict[str, Any]) -> None:
         """A notification sero-ls handles itself that the servers need too (raw)."""
 
-    def from_client(self, message: dict[str, Any]) -> bool:
-        """Take a client message; False when no backend wants it (then sero-ls answers)."""
+    def from_client(self, message: dict[str, Any], body: bytes | None = None) -> bool:
+        """Take a client message (and its bytes as received); False when no backend wants it
+        (then sero-ls answers)."""
 
     def owns_response(self, msg_id: Any) -> bool:
         """Whether a client response answers a request a backend sent."""
@@ -84,18 +66,15 @@ def raw_converter() -> Any:
     return conv
 
 
-def valid_id(msg_id: Any) -> bool:
-    """A JSON-RPC id: a string, a number (not a boolean) or null."""
-    if isinstance(msg_id, bool):
-        return False
-    return msg_id is None or isinstance(msg_id, (str, int, float))
-
-
 class SeroProtocol(LanguageServerProtocol):
     router: Router | None = None
-    # While a client message is being routed: (that message, its body as received).
-    raw_body: tuple[dict[str, Any], bytes] | None = None
     shutdown_requested = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Requests already answered by the start-up path (lsp/boot.py): pygls' answer is dropped.
+        self.silent_ids: set[Any] = set()
+        self.silenced = asyncio.Event()  # set when such an answer was dropped
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
@@ -111,11 +90,23 @@ class SeroProtocol(LanguageServerProtocol):
         asked = self._shutdown or self.shutdown_requested
         self._server.request_exit(0 if asked else 1)  # type: ignore[attr-defined]
 
+    @property
+    def shut_down(self) -> bool:
+        """Whether the client asked for shutdown (pygls keeps it in a private name)."""
+        return bool(self._shutdown) or self.shutdown_requested
+
+    def unstructure(self, value: Any) -> Any:
+        """lsprotocol objects as plain JSON values."""
+        return self._converter.unstructure(value)
+
     def is_local(self, method: str) -> bool:
         return method in LOCAL_METHODS or method.startswith("sero/")
 
-    def handle_raw(self, msg: dict[str, Any]) -> None:
-        """Route one decoded message (see module doc)."""
+    def handle_raw(
+        self, msg: dict[str, Any], body: bytes | None = None, *, routed: bool = False
+    ) -> None:
+        """Route one decoded message, with its bytes as received (see module doc);
+        ``routed``: the servers already got it (a notification replayed after start-up)."""
         if msg.get("jsonrpc") != "2.0":
             self._reject(msg, framing.INVALID_REQUEST, "not a JSON-RPC 2.0 message")
             return
@@ -157,14 +148,14 @@ class SeroProtocol(LanguageServerProtocol):
             if self.router is not None:
                 if method == types.INITIALIZE:
                     self.router.observe_initialize(msg.get("params"))  # type: ignore[arg-type]
-                elif method in SHARED_NOTIFICATIONS:
+                elif method in SHARED_NOTIFICATIONS and not routed:
                     self.router.also_local(msg)
             self._dispatch(msg)
             return
         if self._shutdown:
             self._reject(msg, framing.INVALID_REQUEST, "server is shutting down")
             return
-        if self.router is not None and self.router.from_client(msg):
+        if self.router is not None and self.router.from_client(msg, body):
             return
         self._dispatch(msg)  # sero-ls' own features, or MethodNotFound / ignored
 
@@ -189,6 +180,10 @@ class SeroProtocol(LanguageServerProtocol):
     def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
         """pygls' responses, but one to ``id: null`` keeps its id member (pygls drops None
         fields when it serialises, and a response without an id is no response)."""
+        if msg_id in self.silent_ids:
+            self.silent_ids.discard(msg_id)
+            self.silenced.set()
+            return
         if msg_id is not None:
             super()._send_response(msg_id, result, error)
             return

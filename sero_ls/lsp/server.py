@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import psutil
@@ -19,9 +18,9 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from sero_ls import __version__, trace
-from sero_ls.lsp import transport
+from sero_ls.lsp import framing, transport
 from sero_ls.lsp.protocol import SeroProtocol, raw_converter
-from sero_ls.proxy.hub import Hub
+from sero_ls.proxy.front import Proxy
 from sero_ls.proxy.spec import ServerSpec
 from sero_ls.runtime.manager import RuntimeManager
 from sero_ls.runtime.model import FolderStatus
@@ -30,31 +29,43 @@ from sero_ls.runtime.workflows import log_dir
 log = logging.getLogger(__name__)
 
 
-def settings_from_init_options(options: Any) -> Mapping[str, Any] | None:
-    """Accept the shapes editors send: {settings: {...}}, {sero: {...}}, or the settings."""
-    if not isinstance(options, Mapping):
-        return None
-    for key in ("settings", "sero"):
-        inner = options.get(key)
-        if isinstance(inner, Mapping):
-            nested = inner.get("sero")
-            return nested if isinstance(nested, Mapping) else inner
-    return options
+class _ClientPort:
+    """The router's way to the editor: sero-ls' protocol writer."""
+
+    def __init__(self, protocol: SeroProtocol) -> None:
+        self.protocol = protocol
+
+    def send(self, msg: dict[str, Any]) -> None:
+        self.protocol.send_raw(msg)
+
+    def send_body(self, body: bytes) -> None:
+        self.protocol.send_raw_body(body)
 
 
 class SeroLanguageServer(LanguageServer):
     protocol: SeroProtocol
 
-    def __init__(self, *, wrapper: ServerSpec | None = None, folder: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        wrapper: ServerSpec | None = None,
+        folder: str | None = None,
+        manager: RuntimeManager | None = None,
+        proxy: Proxy | None = None,
+    ) -> None:
+        """``manager`` and ``proxy``: already running, from the start-up path (lsp/boot.py),
+        which started the language servers before pygls was imported."""
         super().__init__(
             "sero-ls",
             __version__,
             protocol_cls=SeroProtocol,
             converter_factory=raw_converter,
         )
-        self.manager = RuntimeManager(on_change=self.status_changed)
+        self.manager = manager or RuntimeManager()
+        self.manager.on_change = self.status_changed
         self.initialized = asyncio.Event()
         self.published: dict[str, list[types.Diagnostic]] = {}
+        self.logged_status: dict[str, tuple[str, str | None, str]] = {}
         self.client_pid: int | None = None
         self.exit_code: int | None = None
         self._done = asyncio.Event()
@@ -64,19 +75,22 @@ class SeroLanguageServer(LanguageServer):
         # Async callables run when the set of folders or their settings may have changed.
         self.folder_hooks: list[Callable[[], Awaitable[None]]] = []
         # Imported here: the feature modules register themselves on this instance.
-        from sero_ls.lsp import commands, containerfiles, status, workflows
+        from sero_ls.lsp import commands, containerfiles, runtime_status, trust, workflow_requests
 
-        status.register(self)
+        runtime_status.register(self)
         commands.register(self)
         containerfiles.register(self)
-        workflows.register(self)
+        workflow_requests.register(self)
+        trust.register(self)
         # The proxy: language servers per folder (hub), or the one wrapped server.
         self.default_folder = folder
-        self.hub = Hub(self, wrapper=wrapper)
-        self.protocol.router = self.hub
-        self.manager.server_entries = self.hub.server_entries
-        self.shutdown_hooks.append(self.hub.shutdown)
-        self.folder_hooks[:0] = [self.apply_trace_setting, self.hub.sync_folders]
+        self.proxy = proxy or Proxy(
+            self.manager, _ClientPort(self.protocol), wrapper=wrapper, spawn=self.spawn
+        )
+        self.protocol.router = self.proxy
+        self.manager.server_entries = self.proxy.entries
+        self.shutdown_hooks.append(self.proxy.shutdown)
+        self.folder_hooks[:0] = [self.apply_trace_setting, self.proxy.sync_folders]
 
     # ---- helpers shared by the feature modules
 
@@ -90,19 +104,16 @@ class SeroLanguageServer(LanguageServer):
         self.protocol.send_raw({"jsonrpc": "2.0", "method": method, "params": params})
 
     async def status_changed(self, statuses: list[FolderStatus]) -> None:
-        from sero_ls.lsp.status import push_status
+        from sero_ls.lsp.runtime_status import push_status
 
         if self.initialized.is_set():
             push_status(self, statuses)
-            await self.hub.status_changed()
+            await self.proxy.runtime_changed()
 
     async def apply_trace_setting(self) -> None:
         """The `trace` setting: the most detailed level any folder asks for (one process)."""
         levels = [st.settings.trace for st in self.manager.folders.values()]
-        try:
-            trace.apply_setting(max(levels, key=trace.LEVELS.index, default="off"), log_dir())
-        except OSError as exc:
-            log.warning("no message trace: cannot write in %s: %s", log_dir(), exc)
+        trace.apply_folder_settings(levels, log_dir())
 
     # ---- lifecycle
 
@@ -119,11 +130,18 @@ class SeroLanguageServer(LanguageServer):
 
     async def serve(self, reader: Any, writer: Any) -> int:
         self.protocol.set_writer(writer, include_headers=True)
-        reading = asyncio.ensure_future(transport.read_loop(self.protocol, reader))
-        done = asyncio.ensure_future(self._done.wait())
+        messages = framing.MessageReader(reader)
+        reading = asyncio.ensure_future(
+            transport.read_loop(messages, self.protocol.handle_raw, self.protocol.send_raw)
+        )
+        return await self.run(reading, writer)
+
+    async def run(self, reading: asyncio.Future[Any], writer: Any) -> int:
+        """Until the client goes or says exit; then stop everything; the exit code."""
+        done: asyncio.Future[Any] = asyncio.ensure_future(self._done.wait())
         await asyncio.wait({reading, done}, return_when=asyncio.FIRST_COMPLETED)
         code = (
-            self.exit_code if self.exit_code is not None else (0 if self.protocol._shutdown else 1)
+            self.exit_code if self.exit_code is not None else (0 if self.protocol.shut_down else 1)
         )
         await self.cleanup()
         for t in (reading, done):
@@ -140,25 +158,3 @@ class SeroLanguageServer(LanguageServer):
                 await hook()
         for t in list(self._tasks):
             t.cancel()
-
-
-async def run_stdio(wrapper: ServerSpec | None = None, folder: str | None = None) -> int:
-    server = SeroLanguageServer(wrapper=wrapper, folder=folder)
-    reader, writer = await transport.stdio_streams()
-    return await server.serve(reader, writer)
-
-
-async def run_tcp(host: str, port: int) -> int:
-    done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-
-    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        server = SeroLanguageServer()
-        code = await server.serve(reader, writer)
-        writer.close()
-        if not done.done():
-            done.set_result(code)
-
-    srv = await asyncio.start_server(on_connect, host, port)
-    log.info("listening on %s:%d (pid %d)", host, port, os.getpid())
-    async with srv:
-        return await done

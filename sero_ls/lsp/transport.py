@@ -1,7 +1,9 @@
-"""The read loop: frames from a byte stream, decoded, handed to the protocol.
+"""The read loop and stdio streams: frames from a byte stream, decoded, handed on.
 
 Bad frames and bad JSON never end the session: a request that cannot be read
 gets a JSON-RPC error where its id is known, everything else is logged.
+Standard library and ``framing`` only: the start-up path (``lsp/boot.py``) reads and
+routes with it before pygls is imported.
 """
 
 from __future__ import annotations
@@ -10,17 +12,28 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from sero_ls import trace
 from sero_ls.lsp import framing
-from sero_ls.lsp.protocol import SeroProtocol, valid_id
 
 log = logging.getLogger(__name__)
 
+Handler = Callable[[dict[str, Any], bytes], None]
+Sender = Callable[[dict[str, Any]], None]
 
-async def read_loop(protocol: SeroProtocol, reader: Any) -> None:
-    messages = framing.MessageReader(reader)
+
+def valid_id(msg_id: Any) -> bool:
+    """A JSON-RPC id: a string, a number (not a boolean) or null."""
+    if isinstance(msg_id, bool):
+        return False
+    return msg_id is None or isinstance(msg_id, (str, int, float))
+
+
+async def read_loop(messages: framing.MessageReader, handle: Handler, send: Sender) -> None:
+    """Read until the stream ends; each message goes to ``handle`` with its bytes, and
+    ``send`` answers what cannot be read."""
     while True:
         try:
             body = await messages.read()
@@ -35,24 +48,17 @@ async def read_loop(protocol: SeroProtocol, reader: Any) -> None:
         msg, error = framing.decode_message(body)
         if msg is None:
             log.warning("unreadable message: %s", error)
-            protocol.send_raw(
-                framing.error_response(None, framing.PARSE_ERROR, error or "parse error")
-            )
+            send(framing.error_response(None, framing.PARSE_ERROR, error or "parse error"))
             continue
         trace.record("client", "sero-ls", body)
-        protocol.raw_body = (msg, body)  # the bytes of this very message, for forwarding
         try:
-            protocol.handle_raw(msg)
+            handle(msg, body)  # the bytes too: forwarded as they came
         except Exception:
             # A bug in routing one message must not end the session (nor silently).
             log.exception("failed to route a message: %.200s", body)
             if "method" in msg and "id" in msg:
                 msg_id = msg["id"] if valid_id(msg["id"]) else None
-                protocol.send_raw(
-                    framing.error_response(msg_id, framing.INTERNAL_ERROR, "internal error")
-                )
-        finally:
-            protocol.raw_body = None
+                send(framing.error_response(msg_id, framing.INTERNAL_ERROR, "internal error"))
 
 
 async def stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -61,7 +61,7 @@ class Connection:
         *,
         cwd: str | None = None,
         env: dict[str, str] | None = None,
-        on_message: Callable[[dict[str, Any]], None],
+        on_message: Callable[[dict[str, Any], bytes], None],
         on_exit: Callable[[int | None], None] | None = None,
         max_message: int = framing.DEFAULT_MAX_MESSAGE,
         watchdog: Callable[[int], list[str]] | None = None,
@@ -86,8 +86,6 @@ class Connection:
         self.wants_inner_pid = inner_pid
         self.inner_pid: int | None = None
         self.watchdog: asyncio.subprocess.Process | None = None
-        # While a message from the server is being routed: (that message, its bytes).
-        self.raw_body: tuple[dict[str, Any], bytes] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -208,13 +206,11 @@ class Connection:
                         else:
                             fut.set_result(msg.get("result"))
                     continue
-                self.raw_body = (msg, body)  # for forwarding unchanged messages as they came
                 try:
-                    self.on_message(msg)
+                    # the bytes too: an unchanged message is forwarded as it came
+                    self.on_message(msg, body)
                 except Exception:
                     log.exception("[%s] failed to route a message", self.name)
-                finally:
-                    self.raw_body = None
         finally:
             await self._on_eof()
 

@@ -1,7 +1,9 @@
-"""One language server serving one workspace folder, on the host or in a container."""
+"""One language server serving one workspace folder, on the host or in a container: its
+state as the supervisor and the router see it (no behaviour beyond small queries)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from typing import Any, Literal
@@ -9,6 +11,7 @@ from typing import Any, Literal
 import attrs
 
 from sero_ls.proxy.connection import Connection
+from sero_ls.proxy.placement import Placement
 from sero_ls.proxy.spec import ServerSpec
 from sero_ls.proxy.urimap import UriMapper
 from sero_ls.runtime.model import ServerEntry
@@ -22,22 +25,15 @@ CRASH_WINDOW = 60.0
 
 State = Literal["starting", "running", "restarting", "failed", "stopped"]
 
-# Notifications that keep a document in sync: never queued for a starting server,
-# because the document store replays the current text when it becomes ready.
-DOC_SYNC = {
-    "textDocument/didOpen",
-    "textDocument/didChange",
-    "textDocument/didClose",
-    "textDocument/didSave",
-    "textDocument/willSave",
-}
+_generations = itertools.count(1)
 
 
 @attrs.define(eq=False)
 class Instance:
     spec: ServerSpec
     folder: Folder
-    mode: Literal["host", "container"] = "host"
+    priority: int = 0  # lower answers first (the declared order of `servers`, or `priority`)
+    placement: Placement | None = None
     conn: Connection | None = None
     state: State = "starting"
     capabilities: dict[str, Any] = attrs.field(factory=dict)
@@ -46,18 +42,15 @@ class Instance:
     reason: str | None = None
     message: str | None = None
     restarts: int = 0
-    queue: list[dict[str, Any]] = attrs.field(factory=list)
-    # URI mapping (None: identity, the host case): client->server and server->client.
-    to_server: UriMapper | None = None
-    to_client: UriMapper | None = None
-    container_id: str | None = None
-    backend: Any = None  # the container runtime's Backend when in a container
-    watchdog: Any = None  # pid -> argv of the watchdog that ends the server if sero-ls dies
+    # Client messages waiting for the server to be ready: (message, its bytes as received).
+    # Mapped when they are sent, with the placement the server has then.
+    queue: list[tuple[dict[str, Any], bytes | None]] = attrs.field(factory=list)
     awaiting_initialized: bool = False  # wrapper mode: `initialized` waits for the editor's
     force_host: bool = False  # the command is missing in the container: runs on the host
-    registrations: dict[str, str] = attrs.field(factory=dict)  # client-facing id -> method
+    registrations: dict[str, dict[str, Any]] = attrs.field(factory=dict)  # client id -> reg
     open_docs: set[str] = attrs.field(factory=set)  # URIs this server has been sent didOpen for
     crashes: list[float] = attrs.field(factory=list)  # monotonic times of recent crashes
+    generation: int = 0  # new for each process: a tag from an older one is stale
 
     def next_restart_delay(self) -> float | None:
         """Backoff after a crash: fast first retry, growing delays; None: give up (too many
@@ -69,22 +62,73 @@ class Instance:
             return None
         return RESTART_DELAYS[n - 1]
 
+    def new_generation(self) -> None:
+        self.generation = next(_generations)
+
     @property
     def key(self) -> str:
         return f"{self.folder.uri}#{self.spec.id}"
+
+    @property
+    def tag(self) -> str:
+        """This process's name in tags the editor carries back (resolve routing)."""
+        return f"{self.spec.id}:{self.generation}"
 
     @property
     def name(self) -> str:
         return f"{self.spec.id}@{self.folder.name}"
 
     @property
+    def mode(self) -> Literal["host", "container"]:
+        return self.placement.mode if self.placement else "host"
+
+    @property
+    def container_id(self) -> str | None:
+        return self.placement.container_id if self.placement else None
+
+    @property
+    def backend(self) -> Any:
+        return self.placement.backend if self.placement else None
+
+    @property
+    def to_server(self) -> UriMapper | None:
+        return self.placement.to_server if self.placement else None
+
+    @property
+    def to_client(self) -> UriMapper | None:
+        return self.placement.to_client if self.placement else None
+
+    @property
     def running(self) -> bool:
         return self.state == "running" and self.conn is not None and not self.conn.exited.is_set()
+
+    @property
+    def alive(self) -> bool:
+        """Running, or about to be (messages for it are queued)."""
+        return self.running or self.state in ("starting", "restarting")
+
+    def commands(self) -> list[str]:
+        """The command ids it declared, statically and by dynamic registration."""
+        provider = self.capabilities.get("executeCommandProvider")
+        out = (
+            [c for c in (provider or {}).get("commands") or [] if isinstance(c, str)]
+            if (isinstance(provider, dict))
+            else []
+        )
+        for reg in self.registrations.values():
+            if reg.get("method") == "workspace/executeCommand":
+                options = reg.get("registerOptions")
+                cmds = options.get("commands") if isinstance(options, dict) else None
+                out += [c for c in cmds or [] if isinstance(c, str)]
+        return out
+
+    def registered(self, method: str) -> bool:
+        return any(reg.get("method") == method for reg in self.registrations.values())
 
     def entry(self) -> ServerEntry:
         return ServerEntry(
             id=self.spec.id,
-            languages=[lang for lang in self.spec.languages],
+            languages=list(self.spec.languages),
             mode=self.mode,
             state=self.state,
             pid=self.conn.pid if self.conn else None,
@@ -92,20 +136,3 @@ class Instance:
             reason=self.reason,
             message=self.message,
         )
-
-    def send(self, msg: dict[str, Any]) -> bool:
-        """Deliver now if running; queue (in order) if starting; False if it cannot."""
-        if self.running:
-            assert self.conn is not None
-            return self.conn.send(msg)
-        if self.state in ("starting", "restarting"):
-            if msg.get("method") not in DOC_SYNC:
-                self.queue.append(msg)
-            return True
-        return False
-
-    def flush(self) -> None:
-        queued, self.queue = self.queue, []
-        for msg in queued:
-            if self.conn is not None:
-                self.conn.send(msg)

@@ -19,18 +19,16 @@ from collections.abc import Callable, Sequence
 from urllib.parse import quote, unquote, urlsplit
 
 from sero_ls.runtime.model import Mount
+from sero_ls.uris import URI_SAFE, file_path, file_uri
+
+__all__ = ["SCHEME", "PathMapper", "container_file_uri", "file_uri", "parse_container_uri"]
 
 SCHEME = "sero-container"
-_SAFE = "/:@!$&'()*+,;=~"
 MAX_REMEMBERED = 100_000
 
 
-def file_uri(path: str) -> str:
-    return "file://" + quote(path, safe=_SAFE)
-
-
 def container_file_uri(container_id: str, path: str) -> str:
-    return f"{SCHEME}://{quote(container_id, safe='')}" + quote(path, safe=_SAFE)
+    return f"{SCHEME}://{quote(container_id, safe='')}" + quote(path, safe=URI_SAFE)
 
 
 def parse_container_uri(uri: str) -> tuple[str, str] | None:
@@ -40,18 +38,6 @@ def parse_container_uri(uri: str) -> tuple[str, str] | None:
         return None
     path = posixpath.normpath(unquote(parts.path) or "/")
     return unquote(parts.netloc), path if path.startswith("/") else "/" + path
-
-
-def _file_path(uri: str) -> str | None:
-    if not uri.startswith("file:"):
-        return None
-    parts = urlsplit(uri)
-    if parts.netloc not in ("", "localhost"):
-        return None
-    path = unquote(parts.path)
-    if not path.startswith("/"):
-        return None
-    return path
 
 
 def _under(path: str, root: str) -> str | None:
@@ -134,7 +120,7 @@ class PathMapper:
                 return value
             mapped = file_uri(parsed[1])
         else:
-            path = _file_path(value)
+            path = file_path(value)
             if path is None:
                 return value
             cpath = self.host_to_container_path(path)
@@ -158,7 +144,7 @@ class PathMapper:
         original = self._originals.get(value)
         if original is not None:
             return original
-        path = _file_path(value)
+        path = file_path(value)
         if path is None:
             return value
         suffix = _suffix(value)

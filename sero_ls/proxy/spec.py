@@ -24,6 +24,12 @@ class ServerSpec:
     # Wrapper mode: the client's initialize params (initializationOptions included) are
     # the server's own; pass them through instead of the hub's.
     passthrough: bool = False
+    priority: int | None = None
+    disabled_features: tuple[str, ...] = ()
+
+    def disabled(self, names: set[str]) -> bool:
+        """Whether a `disabledFeatures` entry names one of ``names`` (see policies.feature_of)."""
+        return bool(names.intersection(self.disabled_features))
 
     def handles(self, language_id: str | None) -> bool:
         return ANY_LANGUAGE in self.languages or (language_id in self.languages)
@@ -39,6 +45,8 @@ def from_settings(servers: dict[str, ServerConfig]) -> list[ServerSpec]:
             env=dict(conf.env),
             initialization_options=conf.initialization_options,
             settings=conf.settings,
+            priority=conf.priority,
+            disabled_features=tuple(conf.disabled_features),
         )
         for sid, conf in servers.items()
     ]

@@ -18,13 +18,14 @@ container; map keys are rebuilt in the same dict). Unknown methods, a direction 
 does not define for the method, methods without URI fields and malformed values (None, wrong
 types, missing keys) are returned unchanged without raising.
 
-The table is compiled at import into a tree of :class:`_Node` per (method, direction): walking
+The table is compiled on first use into a tree of :class:`_Node` per (method, direction): walking
 touches only the branches that can hold a URI, and a method without URI fields costs one dict
 lookup.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -242,7 +243,7 @@ class UriTable:
         return _apply(self.partial.get((method, direction)), value, fn, method)
 
     def map_registration_options(self, method: str, options: Any, fn: UriMapper) -> Any:
-        """See :func:`map_registration_options`."""
+        """Map the ``registerOptions`` of a registration of ``method`` (file watchers...)."""
         return _apply(self.registration.get(method), options, fn, method)
 
     def uri_fields_of(self, method: str) -> dict[str, Any] | None:
@@ -325,8 +326,11 @@ def _apply(node: _Node | None, value: Any, fn: UriMapper, what: str) -> Any:
         return value
 
 
-TABLE: Final = UriTable.load()
-"""The table generated from the LSP meta model (``uri_table.json``), compiled at import."""
+@functools.cache
+def table() -> UriTable:
+    """The table generated from the LSP meta model (``uri_table.json``), compiled on first
+    use: a server on the host never needs it, and start-up should not pay for it."""
+    return UriTable.load()
 
 
 def map_params(method: str, direction: Direction, params: Any, fn: UriMapper) -> Any:
@@ -334,26 +338,21 @@ def map_params(method: str, direction: Direction, params: Any, fn: UriMapper) ->
 
     For ``client/registerCapability``, each registration's ``registerOptions`` is mapped with
     the paths of the registration's own method."""
-    return TABLE.map_params(method, direction, params, fn)
+    return table().map_params(method, direction, params, fn)
 
 
 def map_result(method: str, direction: Direction, result: Any, fn: UriMapper) -> Any:
     """Map the URI fields of the result of request ``method`` travelling in ``direction``."""
-    return TABLE.map_result(method, direction, result, fn)
+    return table().map_result(method, direction, result, fn)
 
 
 def map_partial_result(method: str, direction: Direction, value: Any, fn: UriMapper) -> Any:
     """Map a partial result of request ``method`` (the ``value`` of its ``$/progress``)."""
-    return TABLE.map_partial_result(method, direction, value, fn)
-
-
-def map_registration_options(method: str, options: Any, fn: UriMapper) -> Any:
-    """Map the ``registerOptions`` of a registration of ``method`` (e.g. file watchers)."""
-    return TABLE.map_registration_options(method, options, fn)
+    return table().map_partial_result(method, direction, value, fn)
 
 
 def uri_fields_of(method: str) -> dict[str, Any] | None:
     """The table entry of ``method``: ``type``, ``direction`` and the path -> kind dicts
     ``params``, ``result``, ``partialResult``, ``registrationOptions`` (empty when none).
     None when the meta model knows neither the method nor a registration under that name."""
-    return TABLE.uri_fields_of(method)
+    return table().uri_fields_of(method)

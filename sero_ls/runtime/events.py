@@ -9,6 +9,8 @@ import json
 import logging
 from collections.abc import Callable
 
+from sero_ls.runtime.backends import make_backend
+
 log = logging.getLogger(__name__)
 
 # Events that cannot change a folder's status (our own exec sessions make many of these).
@@ -17,12 +19,12 @@ IGNORED = {"exec", "exec_died", "exec_start", "exec_create", "exec_detach", "att
            "archive-path", "extract-to-dir", "export", "commit"}  # fmt: skip
 
 
-def event_argv(backend: str, cli: str) -> list[str] | None:
-    if backend == "podman":
-        return [cli, "events", "--format", "json"]
-    if backend == "docker":
-        return [cli, "events", "--format", "{{json .}}"]
-    return None
+def event_argv(backend: str, cli: str, context: str | None = None) -> list[str] | None:
+    """`<cli> [--context C | --connection C] events ...` (None: the runtime has no stream)."""
+    fmt = {"podman": "json", "docker": "{{json .}}"}.get(backend)
+    if fmt is None:
+        return None
+    return [*make_backend(backend, cli, 1.0, context).base_argv, "events", "--format", fmt]
 
 
 def relevant(line: str) -> bool:

@@ -19,11 +19,11 @@ from typing import Any
 import attrs
 
 from sero_ls.runtime.events import EventStream, event_argv
-from sero_ls.runtime.model import FolderStatus, ServerEntry
+from sero_ls.runtime.model import FolderStatus, ServerEntry, TrustInfo
 from sero_ls.runtime.probe import ProbeRound, resolve_folders
 from sero_ls.runtime.resolve import Folder
 from sero_ls.runtime.toggles import ToggleStore
-from sero_ls.settings import Settings, SettingsProblem, folder_settings
+from sero_ls.settings import Settings, SettingsProblem, load_folder
 from sero_ls.uris import uri_to_path
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class FolderState:
     settings: Settings = attrs.field(factory=Settings)
     problems: list[SettingsProblem] = attrs.field(factory=list)
     status: FolderStatus | None = None
+    trust: TrustInfo | None = None  # of the folder's .sero/config.toml (runtime/trust.py)
 
 
 def make_folder(uri: str, name: str | None = None) -> Folder:
@@ -65,7 +66,7 @@ class RuntimeManager:
         self._lock = asyncio.Lock()
         self._monitor: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._events: dict[tuple[str, str], EventStream] = {}
+        self._events: dict[tuple[str, str, str | None], EventStream] = {}
 
     # ---- folders and settings
 
@@ -94,7 +95,7 @@ class RuntimeManager:
     def _load_settings(self) -> None:
         toggles = self.toggles.load()
         for st in self.folders.values():
-            st.settings, st.problems = folder_settings(
+            st.settings, st.problems, st.trust = load_folder(
                 Path(st.folder.path),
                 init_settings=self.init_settings,
                 client_settings=st.client_settings,
@@ -150,6 +151,7 @@ class RuntimeManager:
             for st, status in zip(states, results, strict=True):
                 if st.folder.uri not in self.folders:
                     continue  # removed while probing
+                status = attrs.evolve(status, trust=st.trust)
                 if not status.same_as(st.status):
                     changed.append(status)
                 st.status = status
@@ -211,10 +213,10 @@ class RuntimeManager:
             rt = st.status.runtime if st.status else None
             if not rt or not rt.backend or not rt.cli or rt.system != "running":
                 continue
-            key = (rt.backend, rt.cli)
+            key = (rt.backend, rt.cli, rt.context)
             if key in self._events:
                 continue
-            argv = event_argv(rt.backend, rt.cli)
+            argv = event_argv(rt.backend, rt.cli, rt.context)
             if argv is not None:
                 stream = EventStream(argv, self.wake)
                 self._events[key] = stream
@@ -228,5 +230,5 @@ class RuntimeManager:
                 continue
             if not rt or not rt.backend or not rt.cli:
                 return False
-            keys.add((rt.backend, rt.cli))
+            keys.add((rt.backend, rt.cli, rt.context))
         return bool(keys) and all(k in self._events and self._events[k].healthy for k in keys)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 Mode = Literal["container", "host"]
 Requested = Literal["auto", "container", "host"]
@@ -48,6 +48,8 @@ class ContainerRecord:
     created: dt.datetime | None = None
     started: dt.datetime | None = None
     ports: tuple[PortBinding, ...] = ()
+    env: dict[str, str] = attrs.field(factory=dict)  # Config.Env: the container's environment
+    user: str | None = None  # Config.User: who its processes run as by default
 
     @property
     def running(self) -> bool:
@@ -77,6 +79,12 @@ class ContainerInfo:
     ip: str | None = None
     name: str | None = None
     created: str | None = None
+    # Extensions (docs/protocol.md): how the container was found ("setting", "mount",
+    # "label ai.sero.workspacePath", "label devcontainer.local_folder", "compose"), and the
+    # user and environment every exec into it uses (Dev Containers' remoteUser/remoteEnv).
+    found_by: str | None = None
+    exec_user: str | None = None
+    exec_env: dict[str, str] = attrs.field(factory=dict)
 
 
 @attrs.define
@@ -86,6 +94,32 @@ class RuntimeInfo:
     system: SystemState = "unknown"
     container: ContainerInfo | None = None
     mounts: list[Mount] = attrs.field(factory=list)
+    context: str | None = None  # extension: the `containerContext` every CLI call names
+
+
+@attrs.define
+class DevcontainerInfo:
+    """A Dev Container (containers.dev): its config file, and what its metadata asks for."""
+
+    config_file: str | None  # host path of devcontainer.json (the label's, else the folder's)
+    local_folder: str | None = None  # the `devcontainer.local_folder` label
+    workspace_folder: str | None = None  # where the folder is inside (from the mount)
+    remote_user: str | None = None
+    container_user: str | None = None
+    user_env_probe: str | None = None
+    remote_env: dict[str, str] = attrs.field(factory=dict)
+    container_env: dict[str, str] = attrs.field(factory=dict)
+    probe_error: str | None = None  # why the userEnvProbe gave nothing, when it failed
+
+
+@attrs.define
+class ComposeInfo:
+    """The Docker Compose project a container belongs to."""
+
+    project: str
+    service: str | None
+    working_dir: str
+    services: list[str] = attrs.field(factory=list)  # every service of the project seen
 
 
 @attrs.define
@@ -120,6 +154,18 @@ class DockerfileInfo:
 
 
 @attrs.define
+class TrustInfo:
+    """Whether the folder's `.sero/config.toml` may run what it names (runtime/trust.py)."""
+
+    state: Literal["trusted", "untrusted"]
+    config: str  # the file's host path
+    sha256: str  # of its current content
+    ignored: list[str] = attrs.field(factory=list)  # keys held back (dotted), while untrusted
+    changed: bool = False  # trusted before with another content: the edit revoked it
+    line: int = 0  # 0-based line of the first key that runs something
+
+
+@attrs.define
 class FolderStatus:
     uri: str
     name: str
@@ -136,6 +182,9 @@ class FolderStatus:
     # Extensions to CONTRACT §4 (documented in docs/protocol.md).
     stale: list[str] = attrs.field(factory=list)
     dockerfile: DockerfileInfo | None = None
+    trust: TrustInfo | None = None  # None: the folder's config names nothing to run
+    devcontainer: DevcontainerInfo | None = None
+    compose: ComposeInfo | None = None
 
     def same_as(self, other: FolderStatus | None) -> bool:
         """Equal apart from ``checkedAt`` (a change of the time alone is not a change)."""
@@ -151,11 +200,23 @@ def _camel(name: str) -> str:
 
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(omit_if_default=False)
-    classes = (Mount, ContainerInfo, RuntimeInfo, Capability, ServerEntry, DockerfileInfo)
+    classes = (
+        Mount,
+        ContainerInfo,
+        RuntimeInfo,
+        Capability,
+        ServerEntry,
+        DockerfileInfo,
+        TrustInfo,
+        DevcontainerInfo,
+        ComposeInfo,
+    )
     for cls in (*classes, FolderStatus):
         overrides = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
         conv.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, **overrides))  # type: ignore[arg-type]
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **overrides))  # type: ignore[arg-type]
     conv.register_unstructure_hook(dt.datetime, lambda d: d.isoformat())
+    conv.register_structure_hook(dt.datetime, lambda v, _: dt.datetime.fromisoformat(v))
     return conv
 
 
@@ -169,6 +230,16 @@ def to_json(status: FolderStatus) -> dict[str, Any]:
         if cap["reason"] is None:
             del cap["reason"]
     return out
+
+
+def from_json(data: Any) -> FolderStatus | None:
+    """A FolderStatus from its JSON (e.g. the status cache); None when it does not read as
+    one (written by another version)."""
+    try:
+        status: FolderStatus = CONVERTER.structure(data, FolderStatus)
+    except Exception:  # cattrs raises ClassValidationError and friends, with causes inside
+        return None
+    return status
 
 
 def utc_now() -> str:

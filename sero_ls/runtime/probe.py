@@ -20,7 +20,18 @@ from sero_ls.runtime.backends import Backend, SystemProbe, make_backend
 from sero_ls.runtime.backends.apple import AppleBackend
 from sero_ls.runtime.backends.base import normalise_image
 from sero_ls.runtime.backends.docker import DockerBackend, PodmanBackend
-from sero_ls.runtime.cli import ProbeError
+from sero_ls.runtime.devcontainer import (
+    CONFIG_FILE_LABEL,
+    METADATA_LABEL,
+    config_dockerfile,
+    find_config,
+    is_devcontainer,
+    merge_metadata,
+    parse_probe,
+    probe_argv,
+    probe_kind,
+)
+from sero_ls.runtime.invoke import ProbeError
 from sero_ls.runtime.model import ContainerRecord, FolderStatus, ImageRecord, utc_now
 from sero_ls.runtime.resolve import (
     Folder,
@@ -66,25 +77,47 @@ class ProbeRound:
             self._memo[key] = fut
         return asyncio.shield(fut)
 
-    def backend(self, name: str, cli: str, timeout: float) -> Backend:
-        return make_backend(name, cli, timeout)
+    def backend(self, name: str, cli: str, timeout: float, context: str | None = None) -> Backend:
+        return make_backend(name, cli, timeout, context)
 
     async def system(self, b: Backend) -> SystemProbe:
-        result: SystemProbe = await self._once(("system", b.name, b.cli, b.timeout), b.system)
+        result: SystemProbe = await self._once(("system", *_key(b)), b.system)
         return result
 
     async def containers(self, b: Backend) -> list[ContainerRecord]:
-        result: list[ContainerRecord] = await self._once(
-            ("containers", b.name, b.cli, b.timeout), b.containers
-        )
+        result: list[ContainerRecord] = await self._once(("containers", *_key(b)), b.containers)
         return result
 
     async def image(self, b: Backend, ref: str) -> ImageRecord | None:
         # `sero-node`, `localhost/sero-node:latest`, ... are one lookup.
         result: ImageRecord | None = await self._once(
-            ("image", b.name, b.cli, b.timeout, normalise_image(ref)), lambda: b.image(ref)
+            ("image", *_key(b), normalise_image(ref)), lambda: b.image(ref)
         )
         return result
+
+    async def user_env(
+        self, b: Backend, c: ContainerRecord, user: str | None, kind: str
+    ) -> tuple[dict[str, str] | None, str | None]:
+        """A Dev Container's userEnvProbe: (environment, None) or (None, why it failed).
+        Kept per container start, user and kind (failures too): the shell's profile runs once
+        per start, not once per round; a new start probes again."""
+        key = (*_key(b), c.id, c.started, user, kind)
+        if key not in _USER_ENV:
+            argv = probe_argv(kind)
+            if argv is None:
+                return None, None
+            inside = b.exec_argv(c.id, argv, user=user, interactive=False)[len(b.base_argv) :]
+            try:
+                result = await self._once(("user-env", *key), lambda: b.run(*inside))
+            except ProbeError as exc:  # never fails the folder: remoteEnv still applies
+                _USER_ENV[key] = (None, f"userEnvProbe {kind} failed: {exc}")
+            else:
+                env = parse_probe(result.stdout)
+                why = None if env is not None else result.error_text()
+                _USER_ENV[key] = (env, why and f"userEnvProbe {kind} failed: {why}")
+            while len(_USER_ENV) > 64:
+                _USER_ENV.pop(next(iter(_USER_ENV)))
+        return _USER_ENV[key]
 
     async def _images_if_any(self, b: Backend, *refs: str | None) -> list[ImageRecord | None]:
         """Several image lookups at once; one that fails is None (and logged)."""
@@ -107,7 +140,8 @@ class ProbeRound:
             cls = BACKEND_CLASSES[name]
             cli = cls.locate(settings.container_cli)
             looked = (settings.container_cli,) if settings.container_cli else cls.default_cli
-            return (self.backend(name, cli, timeout) if cli else None), looked
+            context = settings.container_context
+            return (self.backend(name, cli, timeout, context) if cli else None), looked
         # auto: apple where its CLI exists; else the first of docker, podman whose system answers.
         searched: tuple[str, ...] = ()
         located: list[Backend] = []
@@ -116,7 +150,7 @@ class ProbeRound:
             searched += cls.default_cli
             cli = cls.locate(None)
             if cli:
-                b = self.backend(candidate, cli, timeout)
+                b = self.backend(candidate, cli, timeout, settings.container_context)
                 if candidate == "apple":
                     return b, searched
                 located.append(b)
@@ -142,14 +176,28 @@ class ProbeRound:
                     backend=b, searched=searched, system=system.state, system_detail=system.detail
                 )
             containers = tuple(await self.containers(b))
-            c = find_workspace_container(folder.path, containers, settings.container).container
+            match = find_workspace_container(
+                folder.path, containers, settings.container, settings.service
+            )
+            c = match.container
             image = container_image = None
             if c is None:  # is the image there to create one from?
                 image = await self.image(b, settings.image)
             else:  # staleness is a bonus: never fail a folder that has its container on it
                 # c.image by reference: what the name means now, not the id it was created from
                 image, container_image = await self._images_if_any(b, settings.image, c.image)
+            config = find_config(folder.path)
             dockerfile, modified = find_dockerfile(folder.path, settings.dockerfile)
+            dockerfile_image = user_env = user_env_error = None
+            if c is not None and is_devcontainer(c):
+                config = c.labels.get(CONFIG_FILE_LABEL) or config
+                dockerfile, modified = _modified(config_dockerfile(config) if config else None)
+                dockerfile_image = c.image
+                meta = merge_metadata(c.labels.get(METADATA_LABEL))
+                if c.running:
+                    user_env, user_env_error = await self.user_env(
+                        b, c, meta.user, probe_kind(meta)
+                    )
             return Probe(
                 backend=b,
                 searched=searched,
@@ -159,6 +207,10 @@ class ProbeRound:
                 container_image=container_image,
                 dockerfile=dockerfile,
                 dockerfile_modified=modified,
+                devcontainer_config=config,
+                user_env=user_env,
+                user_env_error=user_env_error,
+                dockerfile_image=dockerfile_image,
             )
         except ProbeError as exc:
             check = ("system", "status") if b.name == "apple" else ("info",)
@@ -168,13 +220,29 @@ class ProbeRound:
 def find_dockerfile(folder: str, setting: str | None) -> tuple[str | None, dt.datetime | None]:
     """The folder's Dockerfile (see resolve.dockerfile_candidates) and when it last changed."""
     for path in dockerfile_candidates(folder, setting):
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode):
-            return path, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)
+        found = _modified(path)
+        if found[0] is not None:
+            return found
     return None, None
+
+
+def _modified(path: str | None) -> tuple[str | None, dt.datetime | None]:
+    """(path, when it last changed) for a regular file, else (None, None)."""
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        return None, None
+    if st is None or not stat.S_ISREG(st.st_mode):
+        return None, None
+    return path, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)
+
+
+def _key(b: Backend) -> tuple[str, str, float, str | None]:
+    return (b.name, b.cli, b.timeout, b.context)
+
+
+# userEnvProbe results, per (backend, container, start time, user, kind): see user_env.
+_USER_ENV: dict[tuple[Any, ...], tuple[dict[str, str] | None, str | None]] = {}
 
 
 async def resolve_folders(

@@ -9,17 +9,34 @@ from __future__ import annotations
 import datetime as dt
 import os
 import posixpath
+import shlex
 import sys
-from collections.abc import Sequence
 
 import attrs
 
 from sero_ls.runtime import reasons as R
 from sero_ls.runtime.backends.base import Backend, make_backend
 from sero_ls.runtime.capabilities import capabilities_for
+from sero_ls.runtime.devcontainer import (
+    CONFIG_FILE_LABEL,
+    LOCAL_FOLDER_LABEL,
+    METADATA_LABEL,
+    exec_identity,
+    is_devcontainer,
+    merge_metadata,
+    up_command,
+)
+from sero_ls.runtime.discovery import (
+    WORKSPACE_LABEL,
+    Match,
+    container_path,
+    covering_mount,
+    find_workspace_container,
+)
 from sero_ls.runtime.model import (
     ContainerInfo,
     ContainerRecord,
+    DevcontainerInfo,
     DockerfileInfo,
     FolderStatus,
     ImageRecord,
@@ -29,7 +46,8 @@ from sero_ls.runtime.model import (
 )
 from sero_ls.settings import Settings
 
-WORKSPACE_LABEL = "ai.sero.workspacePath"
+__all__ = ["WORKSPACE_LABEL", "Match", "covering_mount", "find_workspace_container"]
+
 # Where Sero keeps the workspace image's Dockerfile, relative to the folder (first found wins).
 DOCKERFILE_CANDIDATES = ("apps/desktop/images/Dockerfile.sero-node", "Dockerfile.sero-node")
 
@@ -57,66 +75,11 @@ class Probe:
     failed_command: str | None = None
     dockerfile: str | None = None  # the Dockerfile the image is built from (host path)
     dockerfile_modified: dt.datetime | None = None
-
-
-@attrs.frozen
-class Match:
-    container: ContainerRecord | None
-    via: str | None = None  # "setting" | "label" | "mount"
-    tie: tuple[str, ...] = ()
-
-
-def _norm(path: str) -> str:
-    return posixpath.normpath(path) if path else path
-
-
-def _covers(source: str, folder: str) -> bool:
-    source, folder = _norm(source), _norm(folder)
-    return folder == source or folder.startswith(source.rstrip("/") + "/")
-
-
-def covering_mount(mounts: Sequence[Mount], folder: str) -> Mount | None:
-    """The mount whose host source contains ``folder``; the longest prefix wins."""
-    best = None
-    for m in mounts:
-        if _covers(m.host, folder) and (best is None or len(_norm(m.host)) > len(_norm(best.host))):
-            best = m
-    return best
-
-
-def find_workspace_container(
-    folder: str, containers: Sequence[ContainerRecord], wanted: str | None
-) -> Match:
-    """CONTRACT §2: the `container` setting; else the label; else the most specific mount."""
-    if wanted:
-        for c in containers:
-            if wanted in (c.id, c.name) or (len(wanted) >= 12 and c.id.startswith(wanted)):
-                return Match(c, "setting")
-        return Match(None, "setting")
-    labelled = [c for c in containers if _norm(c.labels.get(WORKSPACE_LABEL, "")) == _norm(folder)]
-    if labelled:
-        return _pick(labelled, "label")
-    best_len = -1
-    best: list[ContainerRecord] = []
-    for c in containers:
-        m = covering_mount(c.mounts, folder)
-        if m is None:
-            continue
-        n = len(_norm(m.host))
-        if n > best_len:
-            best_len, best = n, [c]
-        elif n == best_len:
-            best.append(c)
-    return _pick(best, "mount") if best else Match(None)
-
-
-def _pick(candidates: list[ContainerRecord], via: str) -> Match:
-    if len(candidates) == 1:
-        return Match(candidates[0], via)
-    running = [c for c in candidates if c.running]
-    if len(running) == 1:
-        return Match(running[0], via)
-    return Match(None, via, tuple(sorted(c.name or c.id for c in candidates)))
+    # Dev Containers: the folder's own devcontainer.json, and what the userEnvProbe found.
+    devcontainer_config: str | None = None
+    user_env: dict[str, str] | None = None
+    user_env_error: str | None = None
+    dockerfile_image: str | None = None  # the image the Dockerfile builds, when not `image`'s
 
 
 def dockerfile_candidates(folder: str, setting: str | None) -> list[str]:
@@ -175,63 +138,119 @@ def resolve(
             message=f"The {b.name} container system is not running{detail}.",
             remedy=b.remedy_system(), checked_at=checked_at,
         )  # fmt: skip
-    match = find_workspace_container(folder.path, probe.containers or (), settings.container)
+    match = find_workspace_container(
+        folder.path, probe.containers or (), settings.container, settings.service
+    )
     c = match.container
     if c is None:
-        if match.tie:
-            return _status(
-                folder, settings, probe, mode="host", reason=R.AMBIGUOUS,
-                message=f"Several containers match this folder equally: {', '.join(match.tie)}; "
-                "set the `container` setting to choose one.",
-                remedy=[], checked_at=checked_at,
-            )  # fmt: skip
-        create = b.cmd(*b.create_args(container_name_for(folder), folder.path, settings.image))
-        if probe.image is None and not settings.container:
-            return _status(
-                folder, settings, probe, mode="host", reason=R.IMAGE_MISSING,
-                message=f"No workspace container, and the image {settings.image} is not present.",
-                remedy=[b.cmd(*b.build_args(settings.image, settings.dockerfile)), create],
-                checked_at=checked_at,
-            )  # fmt: skip
-        what = (
-            f"No container named {settings.container!r}"
-            if settings.container
-            else "No workspace container for this folder"
-        )
-        stale = _Staleness.of(folder, settings, probe, None)
-        return _status(
-            folder, settings, probe, mode="host", reason=R.CONTAINER_MISSING,
-            message=f"{what} ({b.name}).", remedy=[*stale.rebuild, create],
-            staleness=stale, checked_at=checked_at,
-        )  # fmt: skip
+        return _no_container(folder, settings, probe, match, b, checked_at)
     stale = _Staleness.of(folder, settings, probe, c)
     if not c.running:
         return _status(
-            folder, settings, probe, mode="host", reason=R.NOT_RUNNING, container=c,
+            folder, settings, probe, mode="host", reason=R.NOT_RUNNING, match=match,
             message=f"The workspace container {c.name} is {c.state}.",
             remedy=[b.cmd("start", c.name or c.id)], staleness=stale, checked_at=checked_at,
         )  # fmt: skip
-    recreate = [
-        b.cmd(*b.remove_args(c.name or c.id)),
-        b.cmd(*b.create_args(c.name or c.id, folder.path, c.image or settings.image)),
-    ]
+    if is_devcontainer(c):  # the Dev Containers CLI recreates it from its config
+        up = up_command(c.labels.get(LOCAL_FOLDER_LABEL) or folder.path, b.name, b.cli)
+        recreate = [shlex.join([*up, "--remove-existing-container"])]
+    else:
+        recreate = [
+            b.cmd(*b.remove_args(c.name or c.id)),
+            b.cmd(*b.create_args(c.name or c.id, folder.path, c.image or settings.image)),
+        ]
     if covering_mount(c.mounts, folder.path) is None:
+        remote = (
+            f" The engine is reached through the context {b.context!r}: path mapping needs "
+            "this folder mounted from this machine, and a remote engine's mounts name paths on "
+            "its own machine."
+            if b.context
+            else ""
+        )
         return _status(
-            folder, settings, probe, mode="host", reason=R.NOT_MOUNTED, container=c,
-            message=f"The container {c.name} runs but no mount covers {folder.path}.",
+            folder, settings, probe, mode="host", reason=R.NOT_MOUNTED, match=match,
+            message=f"The container {c.name} runs but no mount covers {folder.path}.{remote}",
             remedy=[*stale.rebuild, *recreate], staleness=stale, checked_at=checked_at,
         )  # fmt: skip
     if stale.messages:
         return _status(
-            folder, settings, probe, mode="container", reason=R.STALE, container=c,
+            folder, settings, probe, mode="container", reason=R.STALE, match=match,
             message=f"Container-backed ({b.name}): {c.name} running, but "
             + " Also, ".join(stale.messages),
             remedy=[*stale.rebuild, *recreate], staleness=stale, checked_at=checked_at,
         )  # fmt: skip
     return _status(
-        folder, settings, probe, mode="container", reason=None, container=c,
-        message=f"Container-backed ({b.name}): {c.name} running", staleness=stale,
-        checked_at=checked_at,
+        folder, settings, probe, mode="container", reason=None, match=match,
+        message=f"Container-backed ({b.name}): {c.name} running{_found_by(match)}",
+        staleness=stale, checked_at=checked_at,
+    )  # fmt: skip
+
+
+def _found_by(match: Match) -> str:
+    if match.compose is not None and match.compose.service:
+        return f" (Compose project {match.compose.project}, service {match.compose.service})"
+    if match.via == f"label {LOCAL_FOLDER_LABEL}":
+        return " (Dev Container)"
+    return ""
+
+
+def _no_container(
+    folder: Folder,
+    settings: Settings,
+    probe: Probe,
+    match: Match,
+    b: Backend,
+    checked_at: str | None,
+) -> FolderStatus:
+    """The folder has no container: which one to make (a tie, a Compose service, a Dev
+    Container, or Sero's own workspace container)."""
+    if match.tie:
+        choose = "`service`" if match.via == "compose" else "`container`"
+        return _status(
+            folder, settings, probe, mode="host", reason=R.AMBIGUOUS, match=match,
+            message=f"Several containers match this folder equally: {', '.join(match.tie)}; "
+            f"set the {choose} setting to choose one.",
+            remedy=[], checked_at=checked_at,
+        )  # fmt: skip
+    compose = match.compose
+    if compose is not None and settings.service:
+        have = ", ".join(compose.services) or "none running"
+        up = [b.display_cli, *b.base_argv[1:], "compose", "--project-directory",
+              compose.working_dir, "up", "-d", settings.service]  # fmt: skip
+        return _status(
+            folder, settings, probe, mode="host", reason=R.CONTAINER_MISSING, match=match,
+            message=f"The Compose project {compose.project} has no container for the service "
+            f"{settings.service!r} (services: {have}).",
+            remedy=[shlex.join(up)], checked_at=checked_at,
+        )  # fmt: skip
+    if probe.devcontainer_config and not settings.container:
+        up = up_command(folder.path, b.name, b.cli)
+        return _status(
+            folder, settings, probe, mode="host", reason=R.CONTAINER_MISSING,
+            message=f"No container for this folder's Dev Container ({probe.devcontainer_config}"
+            f", {b.name}).",
+            remedy=[shlex.join(up)], checked_at=checked_at,
+        )  # fmt: skip
+    create = b.cmd(*b.create_args(container_name_for(folder), folder.path, settings.image))
+    if probe.image is None and not settings.container:
+        return _status(
+            folder, settings, probe, mode="host", reason=R.IMAGE_MISSING,
+            message=f"No workspace container, and the image {settings.image} is not present.",
+            remedy=[b.cmd(*b.build_args(settings.image, settings.dockerfile)), create],
+            checked_at=checked_at,
+        )  # fmt: skip
+    what = (
+        f"No container named {settings.container!r}"
+        if settings.container
+        else "No workspace container for this folder"
+    )
+    if b.context:
+        what += f" on the engine of context {b.context!r}"
+    stale = _Staleness.of(folder, settings, probe, None)
+    return _status(
+        folder, settings, probe, mode="host", reason=R.CONTAINER_MISSING,
+        message=f"{what} ({b.name}).", remedy=[*stale.rebuild, create],
+        staleness=stale, checked_at=checked_at,
     )  # fmt: skip
 
 
@@ -286,13 +305,15 @@ class _Staleness:
         # The Dockerfile builds the workspace image (the `image` setting).
         info, rebuild = None, []
         if probe.dockerfile and probe.dockerfile_modified:
-            ref = settings.image
-            built = probe.image.created if probe.image else None
+            # A Dev Container's Dockerfile builds the container's own image.
+            ref = probe.dockerfile_image or settings.image
+            image = probe.container_image if probe.dockerfile_image else probe.image
+            built = image.created if image else None
             stale = built is not None and probe.dockerfile_modified > built
             info = DockerfileInfo(
                 path=probe.dockerfile,
                 modified=_iso(probe.dockerfile_modified),
-                image=ref if probe.image else None,
+                image=ref if image else None,
                 image_created=_iso(built),
                 stale=stale,
             )
@@ -300,7 +321,11 @@ class _Staleness:
                 b = probe.backend
                 rel = os.path.relpath(probe.dockerfile, folder.path)
                 shown = probe.dockerfile if rel.startswith("..") else rel
-                rebuild = [b.cmd(*b.build_args(ref, shown))]
+                if probe.dockerfile_image:
+                    up = up_command(folder.path, b.name, b.cli)
+                    rebuild = [shlex.join([*up, "--remove-existing-container"])]
+                else:
+                    rebuild = [b.cmd(*b.build_args(ref, shown))]
                 messages.append(
                     f"the image {ref} was built ({_day(built)}) before {shown} was last changed "
                     f"({_day(probe.dockerfile_modified)}): rebuild it (from the folder) and "
@@ -327,7 +352,7 @@ def _status(
     reason: str | None,
     message: str,
     remedy: list[str] | None = None,
-    container: ContainerRecord | None = None,
+    match: Match | None = None,
     staleness: _Staleness | None = None,
     checked_at: str | None,
 ) -> FolderStatus:
@@ -336,8 +361,10 @@ def _status(
     caps = capabilities_for(mode, reason)  # type: ignore[arg-type]
     if degraded:
         message = f"{message} Continuing in host mode (degraded)."
+    container = match.container if match else None
     info = None
     mounts: list[Mount] = []
+    devcontainer = None
     if container is not None:
         info = ContainerInfo(
             id=container.name or container.id,
@@ -346,8 +373,12 @@ def _status(
             ip=container.ip,
             name=container.name,
             created=container.created.isoformat() if container.created else None,
+            found_by=match.via if match else None,
         )
         mounts = list(container.mounts)
+        devcontainer = _devcontainer(folder, probe, container, info)
+    elif probe.devcontainer_config and b is not None:
+        devcontainer = DevcontainerInfo(config_file=probe.devcontainer_config)
     return FolderStatus(
         uri=folder.uri,
         name=folder.name,
@@ -356,17 +387,41 @@ def _status(
         degraded=degraded,
         reason=reason,
         message=message,
-        remedy=list(remedy or []),
+        remedy=list(dict.fromkeys(remedy or [])),
         runtime=RuntimeInfo(
             backend=b.name if b else None,
             cli=b.cli if b else None,
             system=probe.system if b else "missing",
             container=info,
             mounts=mounts,
+            context=b.context if b else None,
         ),
         capabilities=caps,
         servers=[],
         checked_at=checked_at,
         stale=list(staleness.messages) if staleness else [],
         dockerfile=staleness.dockerfile if staleness else None,
+        devcontainer=devcontainer,
+        compose=match.compose if match else None,
+    )
+
+
+def _devcontainer(
+    folder: Folder, probe: Probe, c: ContainerRecord, info: ContainerInfo
+) -> DevcontainerInfo | None:
+    """A Dev Container's metadata; sets the user and environment every exec uses (info)."""
+    if not is_devcontainer(c):
+        return None
+    meta = merge_metadata(c.labels.get(METADATA_LABEL))
+    info.exec_user, info.exec_env = exec_identity(c, meta, probe.user_env)
+    return DevcontainerInfo(
+        config_file=c.labels.get(CONFIG_FILE_LABEL) or probe.devcontainer_config,
+        local_folder=c.labels.get(LOCAL_FOLDER_LABEL),
+        workspace_folder=container_path(c.mounts, folder.path),
+        remote_user=meta.remote_user,
+        container_user=meta.container_user,
+        user_env_probe=meta.user_env_probe,
+        remote_env={k: v for k, v in meta.remote_env.items() if v is not None},
+        container_env=meta.container_env,
+        probe_error=probe.user_env_error or meta.problem,
     )

@@ -1,7 +1,7 @@
 """Sero workflows on top of a folder's status: its terminal, its preview URLs, its logs.
 
 Pure decisions over plain data (FolderStatus, a fresh ContainerRecord, a log folder's
-listing); the LSP layer (sero_ls/lsp/workflows.py) gathers the inputs. JSON shapes are
+listing); the LSP layer (sero_ls/lsp/workflow_requests.py) gathers the inputs. JSON shapes are
 documented in docs/protocol.md.
 """
 
@@ -11,16 +11,17 @@ import datetime as dt
 import ipaddress
 import logging
 import os
-import posixpath
 import pwd
 import re
 from pathlib import Path
 from typing import Any
 
-from sero_ls.runtime.backends import make_backend
+from sero_ls.runtime.backends import backend_for
 from sero_ls.runtime.capabilities import CONTAINER_ONLY
-from sero_ls.runtime.model import ContainerRecord, FolderStatus, Mount, PortBinding
-from sero_ls.runtime.resolve import covering_mount
+from sero_ls.runtime.discovery import container_path
+from sero_ls.runtime.model import ContainerRecord, FolderStatus, PortBinding
+
+__all__ = ["container_path", "preview_url", "resolve_terminal"]
 
 # The shell opened inside a container: bash when the image has it, else sh; a login shell,
 # so the image's profile applies. A constant script: no path is ever interpolated into it.
@@ -40,15 +41,6 @@ PLUGIN_LOG = re.compile(r"^sero-remote-(?P<plugin>.+)\.log$")
 
 
 # ---------------------------------------------------------------- paths
-
-
-def container_path(mounts: list[Mount], host_path: str) -> str | None:
-    """Where ``host_path`` is inside the container (the most specific mount), or None."""
-    mount = covering_mount(mounts, host_path)
-    if mount is None:
-        return None
-    rel = os.path.relpath(os.path.normpath(host_path), os.path.normpath(mount.host))
-    return mount.container if rel == "." else posixpath.join(mount.container, rel)
 
 
 # ---------------------------------------------------------------- terminal
@@ -75,13 +67,15 @@ def resolve_terminal(
     the container at the directory's mapped path. Host mode: the user's shell in the folder.
     ``argv`` is run as given (no shell in between); ``cwd`` is on the host."""
     rt = status.runtime
-    if status.mode == "container" and rt.container and rt.backend and rt.cli:
+    backend = backend_for(rt, 5.0)
+    if status.mode == "container" and rt.container and backend is not None:
         inside = container_path(rt.mounts, directory)
         if inside is not None:
-            backend = make_backend(rt.backend, rt.cli, 5.0)
+            c = rt.container  # a Dev Container's shell: its remoteUser, with its remoteEnv
             argv = backend.exec_argv(
-                rt.container.id, list(CONTAINER_SHELL), cwd=inside, interactive=True, tty=True
-            )
+                c.id, list(CONTAINER_SHELL), cwd=inside, env=c.exec_env, user=c.exec_user,
+                interactive=True, tty=True,
+            )  # fmt: skip
             return {
                 "mode": "container",
                 "argv": argv,
@@ -90,7 +84,9 @@ def resolve_terminal(
                 "container": rt.container.id,
                 "containerCwd": inside,
                 "title": f"{rt.container.id}: {inside}",
-                "message": f"A shell in {rt.container.id} ({rt.backend}) at {inside}.",
+                "user": c.exec_user,
+                "message": f"A shell in {c.id} ({rt.backend}) at {inside}"
+                + (f" as {c.exec_user}." if c.exec_user else "."),
             }
         why = f"no mount of {rt.container.id} covers {directory}"
     elif status.mode == "container":
@@ -104,6 +100,7 @@ def resolve_terminal(
         "env": {},
         "container": None,
         "containerCwd": None,
+        "user": None,
         "title": f"{os.path.basename(shell)}: {directory}",
         "message": f"A host shell in {directory}: {why}",
     }
@@ -139,8 +136,9 @@ def preview_url(
     fresh inspect; the status's IP otherwise). Docker and Podman reach containers from the
     host through published ports (Docker Desktop and podman machine cannot route to the
     container IP), so a published port is the answer there when there is one; Apple's
-    containers have their own routable IP. Host mode: localhost, and `managed-preview`
-    (container-IP URLs) is unavailable, which the answer says."""
+    containers have their own routable IP, and their published ports
+    (`configuration.publishedPorts`) answer when they have none. Host mode: localhost, and
+    `managed-preview` (container-IP URLs) is unavailable, which the answer says."""
     if status.mode != "container":
         reason = status.reason or "runtime-host-selected"
         return {
@@ -155,7 +153,8 @@ def preview_url(
             f"unavailable ({reason}); a host dev server on port {port} is at localhost.",
         }
     rt = status.runtime
-    ip = (record.ip if record else None) or (rt.container.ip if rt.container else None)
+    # a fresh inspect is the truth: a container that lost its address has none now
+    ip = record.ip if record else (rt.container.ip if rt.container else None)
     container_url = f"http://{_host_for_url(ip)}:{port}" if ip else None
     published_url = published(record.ports, port) if record else None
     name = rt.container.id if rt.container else "the container"

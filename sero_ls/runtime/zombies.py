@@ -11,7 +11,7 @@ from __future__ import annotations
 import attrs
 
 from sero_ls.runtime.backends.base import Backend
-from sero_ls.runtime.cli import ProbeError, run_cli
+from sero_ls.runtime.invoke import ProbeError, run_cli
 
 # Every process's stat line, read inside the container (no ps in minimal images).
 PROBE = ["sh", "-c", "cat /proc/[0-9]*/stat 2>/dev/null; true"]

@@ -11,6 +11,7 @@ from lsprotocol import types
 
 from sero_ls.uris import path_to_uri
 from tests.support import podman as pm
+from tests.support.apple import both_apple_releases
 from tests.support.lsp import Session, folder_status, session
 
 SOURCE = '''import os
@@ -250,6 +251,7 @@ async def test_two_containers_and_a_host_folder(tmp_path: Path, workspace_contai
             assert [d.uri for d in defs] == [uri]
 
 
+@both_apple_releases
 async def test_through_the_apple_standin(
     tmp_path: Path, tmp_workspace: Path, apple_standin
 ) -> None:

@@ -277,3 +277,26 @@ def test_pure_parts_without_a_server(nvim: Nvim, tmp_path: Path) -> None:
     assert r["inner_after"] == "host (degraded)"
     assert r["inner_after_forget"] == "container"  # a/b is gone, a (client 101) remains
     assert r["degraded_notes"] == 2  # a/b became degraded twice: once each time
+
+
+def test_sero_trust_starts_the_servers_of_a_cloned_folder(nvim: Nvim, tmp_path: Path) -> None:
+    marker = tmp_path / "owned"
+    folder = make_folder(tmp_path / "clone", {"main.py": "import os\n"})
+    (folder / ".sero").mkdir()
+    (folder / ".sero" / "config.toml").write_text(
+        'runtime = "host"\n\n[servers.x]\nlanguages = ["python"]\n'
+        f"command = [\"sh\", \"-c\", \"touch '{marker}'; exec pylsp\"]\n"
+    )
+
+    r = nvim.run("trust", folder / "main.py", setup={}, env={"SERO_TEST_MARKER": str(marker)})
+
+    assert r["trust_before"]["state"] == "untrusted"
+    assert r["trust_before"]["ignored"] == ["servers.x.command"]
+    assert r["servers_before"] == 0 and r["marker_before"] is False
+    health = "\n".join(r["health"])
+    assert "is not trusted: sero-ls ignores servers.x.command" in health and ":SeroTrust" in health
+    assert r["marker_after_cancel"] is False
+    prompt = r["asked"][1]["prompt"]
+    assert r["trust_before"]["sha256"] in prompt and "servers.x.command" in prompt
+    assert r["trust_after"]["state"] == "trusted" and r["marker_after"] is True
+    assert r["same_client"] is True  # the same sero-ls, no restart

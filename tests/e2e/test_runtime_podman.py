@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sero_ls.uris import path_to_uri
 from tests.support import podman as pm
+from tests.support.apple import both_apple_releases
 from tests.support.lsp import folder_status, session
 
 FAST = {"pollInterval": 0.5, "probeTimeout": 5}
@@ -20,6 +21,14 @@ def reason_is(folder: Path, reason: str | None, mode: str):
     def check(note):
         st = folder_status(note, folder)
         return st is not None and st["reason"] == reason and st["mode"] == mode
+
+    return check
+
+
+def message_has(folder: Path, *texts: str):
+    def check(note):
+        message = (folder_status(note, folder) or {}).get("message") or ""
+        return any(t in message for t in texts)
 
     return check
 
@@ -114,36 +123,45 @@ async def test_hung_or_garbage_cli_gives_probe_failed(tmp_path: Path) -> None:
         assert "not JSON" in folder_status(note, ws)["message"]
 
 
-async def test_apple_standin_both_shapes_and_system_states(
+@both_apple_releases
+async def test_apple_standin_resolve_live_push_and_system_states(
     tmp_path: Path, tmp_workspace: Path, apple_standin
 ) -> None:
+    """Resolve, live status pushes as the system changes, a silent API server, and
+    sero.startContainerSystem: on a 0.x release (no `system status --format`, coded errors,
+    2001-epoch dates) and a 1.x one."""
     ctr = apple_standin.create(tmp_workspace)
-    for shape in ("1", "0"):
-        apple_standin.shape = shape
-        apple_standin.set_system("running")
-        settings = {**FAST, "containerBackend": "apple"}
-        async with session(
-            [tmp_workspace], tmp=tmp_path, settings=settings, env=apple_standin.env
-        ) as s:
-            note = await s.status.wait_for(reason_is(tmp_workspace, None, "container"))
-            st = folder_status(note, tmp_workspace)
-            assert st["runtime"]["backend"] == "apple"
-            assert st["runtime"]["container"]["id"] == ctr.name
-            assert st["runtime"]["mounts"][0]["container"] == "/workspace"
+    settings = {**FAST, "probeTimeout": 1, "containerBackend": "apple"}
+    async with session(
+        [tmp_workspace], tmp=tmp_path, settings=settings, env=apple_standin.env
+    ) as s:
+        note = await s.status.wait_for(reason_is(tmp_workspace, None, "container"))
+        st = folder_status(note, tmp_workspace)
+        assert st["runtime"]["backend"] == "apple"
+        assert st["runtime"]["container"]["id"] == ctr.name
+        assert st["runtime"]["mounts"][0]["container"] == "/workspace"
 
-            apple_standin.set_system("stopped")
-            note = await s.status.wait_for(
-                reason_is(tmp_workspace, "container-system-not-running", "host")
-            )
-            assert folder_status(note, tmp_workspace)["remedy"][0] == "container system start"
-            apple_standin.set_system("unregistered")
-            await s.status.wait_for(
-                lambda n: "unregistered" in (folder_status(n, tmp_workspace)["message"])
-            )
-            # the command starts it (with --enable-kernel-install) and re-probes
-            result = await s.command("sero.startContainerSystem", path_to_uri(str(tmp_workspace)))
-            assert result["started"] is True
-            await s.status.wait_for(reason_is(tmp_workspace, None, "container"))
+        apple_standin.set_system("stopped")
+        note = await s.status.wait_for(
+            reason_is(tmp_workspace, "container-system-not-running", "host")
+        )
+        assert folder_status(note, tmp_workspace)["remedy"][0] == "container system start"
+        apple_standin.set_system("unregistered")
+        # 1.x: JSON `"status": "unregistered"`; 0.9 (no --format): the plain sentence
+        await s.status.wait_for(message_has(tmp_workspace, "unregistered", "not registered"))
+        # registered but silent: `system status` would wait 10 s, longer than probeTimeout;
+        # that is a system that is not running (start it), not a failed probe
+        apple_standin.set_system("hung")
+        note = await s.status.wait_for(message_has(tmp_workspace, "did not answer"))
+        st = folder_status(note, tmp_workspace)
+        assert (st["reason"], st["remedy"][0]) == (
+            "container-system-not-running",
+            "container system start",
+        )
+        # the command starts it (with --enable-kernel-install) and re-probes
+        result = await s.command("sero.startContainerSystem", path_to_uri(str(tmp_workspace)))
+        assert result["started"] is True
+        await s.status.wait_for(reason_is(tmp_workspace, None, "container"))
 
 
 def test_doctor_json_without_runtime(tmp_path: Path) -> None:
@@ -190,3 +208,33 @@ async def test_podman_events_push_changes_without_polling(
         mark = s.status.mark()
         pm.start(ctr.name)
         await s.status.wait_for(reason_is(tmp_workspace, None, "container"), timeout=40, after=mark)
+
+
+def doctor_json(folder: Path, env: dict[str, str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "sero_ls", "doctor", "--json", str(folder)],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    (st,) = json.loads(out.stdout)["folders"]
+    return st
+
+
+def test_doctor_through_an_apple_1x_standin(tmp_path: Path, tmp_workspace: Path, apple_standin):
+    """1.x prints `Error: image not found: REF` and ImageResource: read as absent / present."""
+    pm.import_busybox_image()  # localhost/sero-node:latest: docker.io/library/sero-node to Apple
+    env = {**apple_standin.env, "SERO_LS_STATE_DIR": str(tmp_path / "state")}
+    config = tmp_workspace / ".sero" / "config.toml"
+    config.parent.mkdir()
+    config.write_text('containerBackend = "apple"\nimage = "sero-node:latest"\n')
+    st = doctor_json(tmp_workspace, env)
+    assert (st["mode"], st["reason"]) == ("host", "container-missing"), st["message"]
+    assert st["remedy"][-1].startswith("container run --name ")
+
+    config.write_text('containerBackend = "apple"\nimage = "sero-absent-0c7e:1"\n')
+    st = doctor_json(tmp_workspace, env)
+    assert (st["mode"], st["reason"]) == ("host", "container-image-missing"), st["message"]
+
+    ctr = apple_standin.create(tmp_workspace)
+    st = doctor_json(tmp_workspace, env)
+    assert (st["mode"], st["reason"]) == ("container", None), st["message"]
+    assert st["runtime"]["container"]["id"] == ctr.name

@@ -447,7 +447,10 @@ def test_start_container_system_from_the_palette(
     )
     apple_standin.create(folder)  # type: ignore[attr-defined]
     apple_standin.set_system("stopped")
-    standin_env = {k: v for k, v in apple_standin.env.items() if k.startswith("SERO_FAKE_APPLE")}
+    standin_env = {
+        k: v for k, v in apple_standin.env.items()
+        if k.startswith(("SERO_FAKE_APPLE", "SERO_STANDIN"))
+    }  # fmt: skip
     cs = workbench.start("system", standin_env)
     run_driver(cs, "system", folder)
     assert (apple_standin.state_dir / "system").read_text().strip() == "running"
@@ -559,3 +562,23 @@ def wait_until_found(cs: CodeServer, needle: str, timeout: float = 60.0) -> dict
         assert time.monotonic() < deadline, f"no {needle} process within {timeout} s"
         time.sleep(0.1)
     return found
+
+
+def test_trust_action_starts_the_servers_of_a_cloned_folder(
+    workbench: Workbench, tmp_workspace: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "owned"
+    folder = write_workspace(tmp_workspace, {})
+    (folder / ".sero").mkdir()
+    (folder / ".sero" / "config.toml").write_text(
+        'runtime = "host"\n\n[servers.x]\nlanguages = ["python"]\n'
+        f'command = ["sh", "-c", "touch \'{marker}\'; exec pylsp"]\n'
+    )
+    cs = workbench.start("trust")
+
+    def nothing_ran() -> None:
+        assert not marker.exists(), "the untrusted folder's command ran"
+
+    run_driver(cs, "trust", folder, {"check-nothing-ran": nothing_ran})
+    assert marker.exists()
+    assert cs.output_channel().count("Starting sero-ls from") == 1, "sero-ls was restarted"

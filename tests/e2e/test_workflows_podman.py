@@ -25,6 +25,7 @@ from lsprotocol import types
 from sero_ls.runtime.backends.parse import parse_time
 from sero_ls.uris import path_to_uri
 from tests.support import podman as pm
+from tests.support.apple import E2E_RELEASES, both_apple_releases, set_addresses_hidden
 from tests.support.lsp import folder_status, session
 
 FAST = {"pollInterval": 0.5, "probeTimeout": 5}
@@ -196,33 +197,37 @@ async def test_stale_container_and_dockerfile(
         await s.wait_diagnostics(folder_uri, lambda d: d == [])
 
 
-async def test_stale_on_apple_both_date_formats(
+@both_apple_releases
+async def test_stale_on_apple(
     own_image: str, tmp_path: Path, tmp_workspace: Path, apple_standin
 ) -> None:
-    """Apple 1.x (ISO-8601) and 0.x (seconds since 2001-01-01) creation dates, end to end."""
+    """1.x: ISO-8601 creation dates, a container older than its rebuilt image is stale.
+    0.x has no creation date at all: never stale by it (and not "created in 2001")."""
     ctr = apple_standin.create(tmp_workspace, image=own_image, command=BUSYBOX_SLEEP)
     created = parse_time(pm.inspect(ctr.name)["Created"])
     assert created is not None
     settings = {**FAST, "containerBackend": "apple"}
+    dated = apple_standin.release.startswith("1.")
 
-    async def resolved(shape: str, reason: str | None) -> dict[str, Any]:
-        apple_standin.shape = shape
-        async with session([tmp_workspace], tmp=tmp_path, settings=settings,
-                           env=apple_standin.env) as s:  # fmt: skip
-            return folder_status(
-                await s.status.wait_for(status_is(tmp_workspace, reason)), tmp_workspace
-            )
-
-    for shape in ("0", "1"):  # current, and the creation date read right in both forms
-        st = await resolved(shape, None)  # (0.x's number read as Unix time would be 1995)
-        got = dt.datetime.fromisoformat(st["runtime"]["container"]["created"])
-        assert abs(got - created) < dt.timedelta(seconds=1), (shape, got, created)
-    pm.import_busybox_image(own_image, force=True)  # rebuilt after the container was created
-    for shape in ("0", "1"):
-        st = await resolved(shape, "container-stale")
-        assert st["remedy"][0] == f"container delete --force {ctr.name}", shape
-        assert st["remedy"][1].startswith(f"container run --name {ctr.name} -d")
-        assert "before its image" in st["stale"][0]
+    async with session([tmp_workspace], tmp=tmp_path, settings=settings,
+                       env=apple_standin.env) as s:  # fmt: skip
+        st = folder_status(await s.status.wait_for(status_is(tmp_workspace, None)), tmp_workspace)
+        got = st["runtime"]["container"]["created"]
+        if dated:
+            assert abs(dt.datetime.fromisoformat(got) - created) < dt.timedelta(seconds=1)
+        else:
+            assert got is None
+        pm.import_busybox_image(own_image, force=True)  # rebuilt after the container was made
+        if dated:
+            st = folder_status(await s.status.wait_for(
+                fresh(s, status_is(tmp_workspace, "container-stale"))), tmp_workspace)
+            assert st["remedy"][0] == f"container delete --force {ctr.name}"
+            assert st["remedy"][1].startswith(f"container run --name {ctr.name} -d")
+            assert "before its image" in st["stale"][0]
+        else:  # the image's build time moved; the container's age is unknown: no verdict
+            status = await s.request("sero/workspaceStatus", {"refresh": True})
+            (st,) = status["folders"]
+            assert (st["reason"], st["stale"]) == (None, [])
 
 
 async def test_terminal_in_the_container_and_on_the_host(
@@ -257,17 +262,20 @@ async def test_terminal_in_the_container_and_on_the_host(
             with pytest.raises(Exception, match=r"must be|missing|not in a workspace"):
                 await s.request("sero/resolveTerminal", bad)
 
-    # Apple's CLI (the stand-in: `container exec -i -t -w DIR ID ...`)
+    # Apple's CLI (the stand-in: `container exec -i -t -w DIR ID ...`), 0.x and 1.x
     settings = {**FAST, "containerBackend": "apple"}
-    async with session([tmp_workspace], tmp=tmp_path / "apple", settings=settings,
-                       env=apple_standin.env) as s:  # fmt: skip
-        await s.status.wait_for(status_is(tmp_workspace, None))
-        term = await s.request("sero/resolveTerminal", {"uri": path_to_uri(str(sub))})
-        assert term["argv"][:7] == [
-            str(apple_standin.cli), "exec", "-i", "-t", "-w", "/workspace/pkg é", ctr.name,
-        ]  # fmt: skip
-        out = run_in_pty(term["argv"], term["cwd"], {**apple_standin.env, **term["env"]}, typed)
-        assert PWD_LINE.findall(out) == ["/workspace/pkg é"], out
+    for release in E2E_RELEASES:
+        apple_standin.release = release
+        async with session([tmp_workspace], tmp=tmp_path / f"apple-{release}",
+                           settings=settings, env=apple_standin.env) as s:  # fmt: skip
+            await s.status.wait_for(status_is(tmp_workspace, None))
+            term = await s.request("sero/resolveTerminal", {"uri": path_to_uri(str(sub))})
+            assert term["argv"][:7] == [
+                str(apple_standin.cli), "exec", "-i", "-t", "-w", "/workspace/pkg é", ctr.name,
+            ]  # fmt: skip
+            env = {**apple_standin.env, **term["env"]}
+            out = run_in_pty(term["argv"], term["cwd"], env, typed)
+            assert PWD_LINE.findall(out) == ["/workspace/pkg é"], (release, out)
 
 
 async def test_preview_urls_published_container_ip_and_host(
@@ -299,12 +307,26 @@ async def test_preview_urls_published_container_ip_and_host(
             with pytest.raises(Exception, match=r"must be|missing"):
                 await s.request("sero/previewUrl", bad)
 
-    # Apple's containers: the IP from the runtime's own network data
+    # Apple's containers: the IP from the runtime's own network data; with no network
+    # attachment, the port it publishes (configuration.publishedPorts), on 0.x and 1.x
     apple = {**FAST, "containerBackend": "apple"}
-    async with session([tmp_workspace], tmp=tmp_path, settings=apple, env=apple_standin.env) as s:
-        await s.status.wait_for(status_is(tmp_workspace, None))
-        p = await s.request("sero/previewUrl", {"uri": uri, "port": 8000})
-        assert (p["url"], p["via"], p["containerIp"]) == (f"http://{ip}:8000", "container-ip", ip)
+    for release in E2E_RELEASES:
+        apple_standin.release = release
+        set_addresses_hidden(apple_standin.state_dir, False)
+        async with session([tmp_workspace], tmp=tmp_path, settings=apple,
+                           env=apple_standin.env) as s:  # fmt: skip
+            await s.status.wait_for(status_is(tmp_workspace, None))
+            p = await s.request("sero/previewUrl", {"uri": uri, "port": 8000})
+            assert (p["url"], p["via"], p["containerIp"]) == (
+                f"http://{ip}:8000", "container-ip", ip)
+            assert p["publishedUrl"] == f"http://127.0.0.1:{port}", release
+            set_addresses_hidden(apple_standin.state_dir)
+            p = await s.request("sero/previewUrl", {"uri": uri, "port": 8000})
+            assert (p["url"], p["via"], p["containerIp"]) == (
+                f"http://127.0.0.1:{port}", "published", None), release
+            assert await asyncio.to_thread(http_status, p["url"] + "/") == 200
+            p = await s.request("sero/previewUrl", {"uri": uri, "port": 5173})
+            assert p["url"] is None and "publishes no port 5173" in p["message"]
 
     async with session([tmp_workspace], tmp=tmp_path, settings={**PODMAN, "runtime": "host"}) as s:
         await s.status.wait_for(status_is(tmp_workspace, "runtime-host-selected", "host"))

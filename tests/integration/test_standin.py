@@ -22,6 +22,7 @@ HINT = "Ensure container system service has been started with `container system 
 STATUS_KEYS = {"status", "appRoot", "installRoot", "logRoot", "apiServerVersion",
                "apiServerCommit", "apiServerBuild", "apiServerAppName"}
 APPLE_EPOCH = 978307200
+EMPTY_STATUS = {k: "" for k in STATUS_KEYS - {"status", "logRoot"}}
 
 
 def run_json(standin, *args: str) -> object:
@@ -33,9 +34,10 @@ def run_json(standin, *args: str) -> object:
 # --- system ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("shape", "version"), [("1", "1.0.0"), ("0", "0.12.0")])
-def test_version_and_help_answer_even_when_the_system_is_down(apple_standin, shape, version):
-    apple_standin.shape = shape
+@pytest.mark.parametrize(("release", "version"), [("1.2", "1.2.2"), ("0.12", "0.12.3"),
+                                                   ("0.9", "0.9.0"), ("0.5", "0.5.0")])
+def test_version_and_help_answer_even_when_the_system_is_down(apple_standin, release, version):
+    apple_standin.release = release
     apple_standin.set_system("unregistered")
     proc = apple_standin.run("--version")
     assert proc.returncode == 0
@@ -44,10 +46,23 @@ def test_version_and_help_answer_even_when_the_system_is_down(apple_standin, sha
 
 
 def test_system_status_running(apple_standin):
-    text = apple_standin.run("system", "status")
-    assert (text.returncode, text.stdout.strip()) == (0, "apiserver is running")
+    text = apple_standin.run("system", "status")  # 0.10 on: a FIELD/VALUE table
+    assert text.returncode == 0
+    assert re.search(r"^status +running$", text.stdout, re.M), text.stdout
     info = run_json(apple_standin, "system", "status", "--format", "json")
-    assert isinstance(info, dict) and set(info) == STATUS_KEYS and info["status"] == "running"
+    # logRoot is optional and left out when nil (JSONEncoder's encodeIfPresent)
+    assert isinstance(info, dict) and set(info) == STATUS_KEYS - {"logRoot"}
+    assert info["status"] == "running"
+    assert list(info) == sorted(info)  # 1.x: sorted keys
+
+
+@pytest.mark.parametrize("release", ["0.5", "0.9"])
+def test_system_status_before_0_10_has_no_format(apple_standin, release):
+    apple_standin.release = release
+    text = apple_standin.run("system", "status")
+    assert text.returncode == 0 and text.stdout.splitlines()[0] == "apiserver is running"
+    usage = apple_standin.run("system", "status", "--format", "json")
+    assert usage.returncode == 64 and "Unknown option '--format'" in usage.stderr
 
 
 @pytest.mark.parametrize(("state", "text", "status"), [
@@ -60,7 +75,8 @@ def test_system_status_down(apple_standin, state, text, status):
     assert (plain.returncode, plain.stdout.strip()) == (1, text)
     as_json = apple_standin.run("system", "status", "--format", "json")
     assert as_json.returncode == 1
-    assert json.loads(as_json.stdout) == {"status": status}
+    # PrintableStatus: every key, empty strings (nil logRoot left out)
+    assert json.loads(as_json.stdout) == {"status": status, **EMPTY_STATUS}
 
 
 def test_a_hung_api_server_answers_late_then_fails(apple_standin):
@@ -70,24 +86,29 @@ def test_a_hung_api_server_answers_late_then_fails(apple_standin):
     proc = subprocess.run([str(apple_standin.cli), "system", "status", "--format", "json"],
                           env=env, capture_output=True, text=True, timeout=30, check=False)
     assert time.monotonic() - started >= 0.5
-    assert (proc.returncode, json.loads(proc.stdout)) == (1, {"status": "not running"})
+    assert (proc.returncode, json.loads(proc.stdout)) == (1, {"status": "not running",
+                                                              **EMPTY_STATUS})
     with pytest.raises(subprocess.TimeoutExpired):
         apple_standin.run("list", "--format", "json", timeout=1.0)
 
 
-@pytest.mark.parametrize("shape", ["1", "0"])
+@pytest.mark.parametrize("release", ["1.2", "0.9"])
 @pytest.mark.parametrize("state", ["stopped", "unregistered"])
 @pytest.mark.parametrize("args", [("list", "--all", "--format", "json"), ("inspect", "x"),
                                   ("exec", "x", "pwd"), ("image", "list", "--format", "json")])
 def test_commands_fail_with_an_xpc_error_while_the_api_server_is_down(
-    apple_standin, shape, state, args
+    apple_standin, release, state, args
 ):
-    apple_standin.shape = shape
+    apple_standin.release = release
     apple_standin.set_system(state)
     proc = apple_standin.run(*args)
     assert proc.returncode == 1 and proc.stdout == ""
-    assert XPC in proc.stderr
-    assert (HINT in proc.stderr) == (shape == "1")
+    # Application.swift appends the hint in every release; before 0.10 the whole text is
+    # the wrapping error's description, the inner one's inside it
+    inner = f'interrupted: "{XPC}: Connection invalid"'
+    expected = (f"Error: {inner}\n{HINT}\n" if release == "1.2"
+                else f'Error: interrupted: "{inner}\n{HINT}"\n')
+    assert proc.stderr == expected
 
 
 def test_system_start_and_stop(apple_standin, tmp_workspace):
@@ -169,35 +190,46 @@ def test_inspect_1x_maps_podman_faithfully(apple_standin, tmp_workspace, tmp_pat
 
 
 def test_inspect_0x_uses_flat_json_and_2001_epoch_dates(apple_standin, tmp_workspace):
-    apple_standin.shape = "0"
+    apple_standin.release = "0.9"
     ctr = apple_standin.create(tmp_workspace)
     [item] = run_json(apple_standin, "inspect", ctr.name)  # type: ignore[misc]
 
     assert item["status"] == "running" and item["networks"] == []
     assert item["configuration"]["mounts"][0]["source"] == str(tmp_workspace)
-    created = item["configuration"]["creationDate"]
-    assert isinstance(created, float | int)
-    podman_created = dt.datetime.fromisoformat(str(pm.inspect(ctr.name)["Created"]))
-    assert abs(created + APPLE_EPOCH - podman_created.timestamp()) < 1
-    assert isinstance(item["startedDate"], float | int)
+    assert "creationDate" not in item["configuration"]  # from 1.0.0 only
+    started = item["startedDate"]
+    assert isinstance(started, float | int)
+    podman_started = dt.datetime.fromisoformat(
+        str(pm.inspect(ctr.name)["State"]["StartedAt"]))  # type: ignore[index]
+    assert abs(started + APPLE_EPOCH - podman_started.timestamp()) < 1
+    apple_standin.release = "0.5"  # no startedDate before 0.8
+    [item] = run_json(apple_standin, "inspect", ctr.name)  # type: ignore[misc]
+    assert "startedDate" not in item and item["status"] == "running"
+
+
+def test_a_container_from_before_1_0_shows_the_unix_epoch(apple_standin, tmp_workspace):
+    ctr = apple_standin.create(tmp_workspace, labels={"ai.sero.test.preUpgrade": "1"})
+    [item] = run_json(apple_standin, "inspect", ctr.name)  # type: ignore[misc]
+    assert item["configuration"]["creationDate"] == "1970-01-01T00:00:00Z"
 
 
 def test_inspect_of_a_missing_container_differs_by_version(apple_standin):
-    apple_standin.shape = "1"
     missing = apple_standin.run("inspect", "sero-nope")
     assert missing.returncode == 1
-    assert missing.stderr.strip() == 'Error: notFound: "container not found: sero-nope"'
-    apple_standin.shape = "0"
-    flat = apple_standin.run("inspect", "sero-nope")
-    assert (flat.returncode, flat.stdout.strip()) == (0, "[]")
+    assert missing.stderr == "Error: container not found: sero-nope\n"
+    for release in ("0.12", "0.9"):
+        apple_standin.release = release
+        flat = apple_standin.run("inspect", "sero-nope")
+        assert (flat.returncode, flat.stdout.strip()) == (0, "[]")
 
 
-@pytest.mark.parametrize(("shape", "key"), [("1", "ipv4Address"), ("0", "address")])
-def test_network_address_per_shape(apple_standin, tmp_workspace, shape, key):
-    apple_standin.shape = shape
+@pytest.mark.parametrize(("release", "key"), [("1.2", "ipv4Address"), ("0.9", "ipv4Address"),
+                                              ("0.5", "address")])
+def test_network_address_per_release(apple_standin, tmp_workspace, release, key):
+    apple_standin.release = release
     ctr = apple_standin.create(tmp_workspace, network=None)
     [item] = run_json(apple_standin, "inspect", ctr.name)  # type: ignore[misc]
-    networks = item["status"]["networks"] if shape == "1" else item["networks"]
+    networks = item["status"]["networks"] if release == "1.2" else item["networks"]
     podman_ip = pm.inspect(ctr.name)["NetworkSettings"]["IPAddress"]  # type: ignore[index]
     assert [n[key].split("/")[0] for n in networks] == [podman_ip]
     assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+/\d+", networks[0][key])
@@ -282,16 +314,22 @@ def test_exec_sigkill_leaves_the_process_inside_running(apple_standin, tmp_works
     assert "sleep 1000" in pm.processes_in_container(ctr.name), "an orphan, as with Apple"
 
 
-def test_exec_errors(apple_standin, tmp_workspace):
+@pytest.mark.parametrize("release", ["1.2", "0.9"])
+def test_exec_errors(apple_standin, tmp_workspace, release):
+    apple_standin.release = release
     ctr = apple_standin.create(tmp_workspace)
     missing = apple_standin.run("exec", "sero-nope", "pwd")
     assert missing.returncode == 1
-    assert missing.stderr.strip() == 'Error: notFound: "container not found: sero-nope"'
+    assert missing.stderr.strip() == {
+        "1.2": "Error: get failed: container sero-nope not found",
+        "0.9": 'Error: notFound: "get failed: container sero-nope not found"'}[release]
 
     pm.stop(ctr.name)
     stopped = apple_standin.run("exec", ctr.name, "pwd")
     assert stopped.returncode == 1
-    assert stopped.stderr.strip() == f'Error: invalidState: "container {ctr.name} is not running"'
+    assert stopped.stderr.strip() == {
+        "1.2": f"Error: container {ctr.name} is not running",
+        "0.9": f'Error: invalidState: "container {ctr.name} is not running"'}[release]
 
     assert apple_standin.run("exec", ctr.name).returncode == 64
     assert apple_standin.run("exec", "--bogus", ctr.name, "pwd").returncode == 64
@@ -308,14 +346,14 @@ def test_start_stop_delete(apple_standin, tmp_workspace):
     assert apple_standin.run("exec", ctr.name, "true").returncode == 0
 
     refused = apple_standin.run("delete", ctr.name)
-    assert refused.returncode == 1 and "invalidState" in refused.stderr
+    assert refused.returncode == 1 and "is running and can not be deleted" in refused.stderr
     assert pm.exists(ctr.name)
     deleted = apple_standin.run("delete", "--force", ctr.name)
     assert (deleted.returncode, deleted.stdout.strip()) == (0, ctr.name)
     assert not pm.exists(ctr.name)
     for command in ("start", "stop", "delete"):
         gone = apple_standin.run(command, ctr.name)
-        assert gone.returncode == 1 and "notFound" in gone.stderr, command
+        assert gone.returncode == 1 and "not found" in gone.stderr, command
 
 
 def test_usage_errors_exit_64(apple_standin):
@@ -330,18 +368,29 @@ def test_usage_errors_exit_64(apple_standin):
 def test_image_list_and_inspect_normalise_references(apple_standin):
     pm.import_busybox_image()
     listed = run_json(apple_standin, "image", "list", "--format", "json")
-    refs = [i["reference"] for i in listed]  # type: ignore[union-attr]
+    refs = [i["configuration"]["name"] for i in listed]  # type: ignore[union-attr]
     assert "docker.io/library/sero-node:latest" in refs
 
+    podman_created = pm.run([pm.PODMAN, "image", "inspect", "--format", "{{.Created}}",
+                             pm.BUSYBOX_REF]).stdout.replace(" ", "T")[:19]
     for ref in ("sero-node:latest", "sero-node", "docker.io/library/sero-node:latest"):
         [detail] = run_json(apple_standin, "image", "inspect", ref)  # type: ignore[misc]
-        assert detail["name"] == "docker.io/library/sero-node:latest"
-        created = detail["variants"][0]["config"]["created"]
-        podman_created = pm.run([pm.PODMAN, "image", "inspect", "--format", "{{.Created}}",
-                                 pm.BUSYBOX_REF]).stdout
-        assert created[:19] == podman_created.replace(" ", "T")[:19]
+        # 1.x ImageResource: {"id", "configuration": {"name", "descriptor", "creationDate"}}
+        assert detail["configuration"]["name"] == "docker.io/library/sero-node:latest"
+        assert detail["configuration"]["creationDate"][:19] == podman_created
+        assert detail["variants"][0]["config"]["created"][:19] == podman_created
     missing = apple_standin.run("image", "inspect", "sero-absent:1")
-    assert missing.returncode == 1 and "notFound" in missing.stderr
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert missing.stderr == "Error: image not found: docker.io/library/sero-absent:1\n"
+
+    apple_standin.release = "0.9"  # ImageDetail, and InspectError for a missing image
+    [detail] = run_json(apple_standin, "image", "inspect", "sero-node")  # type: ignore[misc]
+    assert detail["name"] == "docker.io/library/sero-node:latest"
+    assert detail["variants"][0]["config"]["created"][:19] == podman_created
+    listed = run_json(apple_standin, "image", "list", "--format", "json")
+    assert {"reference", "descriptor"} == set(listed[0])  # type: ignore[index]
+    missing = apple_standin.run("image", "inspect", "sero-absent:1")
+    assert missing.returncode == 1 and 'notFound: "Image not found"' in missing.stderr
 
 
 def test_run_creates_a_container_the_standin_sees(apple_standin, tmp_workspace):

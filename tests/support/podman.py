@@ -238,6 +238,17 @@ def hide_path(name: str, path: str) -> None:
         raise PodmanError(f"{path} is still visible inside {name}")
 
 
+def expose_rootfs(name: str) -> None:
+    """`podman mount` the container's root in the host's mount namespace.
+
+    The fixtures create containers in a private mount namespace, so the root podman
+    mounted for them is not visible here; `podman exec -u NAME` looks NAME up in that
+    root's /etc/passwd and fails ("no matching entries in passwd file") until it is.
+    Write what the test needs inside first: two overlay mounts of one upper layer do not
+    mix, so a copy-up inside after this can fail (seen here: mkdir under /opt, ENOENT)."""
+    run([PODMAN, "mount", name])
+
+
 def start(name: str) -> None:
     run(in_private_ns([PODMAN, "start", name]))
 

@@ -16,7 +16,6 @@ from sero_ls.lsp.framing import (
     PARSE_ERROR,
     FrameError,
     MessageReader,
-    MessageWriter,
     decode_message,
     encode_frame,
     encode_message,
@@ -296,36 +295,3 @@ def test_error_response() -> None:
     assert json.dumps(error_response(None, INVALID_REQUEST, "x")) == (
         '{"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "x"}}'
     )
-
-
-class RecordingWriter:
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.drained = 0
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-    async def drain(self) -> None:
-        self.drained += 1
-
-
-async def test_writer_writes_one_compact_frame_per_call() -> None:
-    out = RecordingWriter()
-    writer = MessageWriter(out)
-    writer.write({"jsonrpc": "2.0", "method": "x", "params": {"t": "é😀"}})
-    writer.write(b"{}")
-    await writer.drain()
-    body = '{"jsonrpc":"2.0","method":"x","params":{"t":"é😀"}}'.encode()
-    assert out.writes == [encode_frame(body), b"Content-Length: 2\r\n\r\n{}"]
-    assert out.drained == 1
-
-
-async def test_writer_output_reads_back() -> None:
-    out = RecordingWriter()
-    writer = MessageWriter(out)
-    messages = [{"id": i, "result": {"text": "ü" * i}} for i in range(5)]
-    for message in messages:
-        writer.write(message)
-    bodies = await frames_of(b"".join(out.writes))
-    assert [decode_message(b)[0] for b in bodies if isinstance(b, bytes)] == messages

@@ -8,19 +8,21 @@ from pathlib import Path
 
 import pytest
 
+from sero_ls.runtime.backends.docker import _not_found as docker_not_found
 from sero_ls.runtime.backends.parse import (
     APPLE_EPOCH_OFFSET,
     ParseError,
     parse_apple_containers,
     parse_apple_image_inspect,
     parse_apple_images,
-    parse_apple_system_status,
     parse_docker_ps,
     parse_image_inspect,
     parse_inspect,
     parse_podman_ps,
     parse_time,
 )
+from sero_ls.runtime.devcontainer import exec_identity, merge_metadata
+from sero_ls.runtime.discovery import find_workspace_container
 from sero_ls.runtime.model import Mount, PortBinding
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
@@ -88,139 +90,37 @@ def test_parse_time_absent_or_unusable_is_none(value: object) -> None:
     assert parse_time(value) is None
 
 
-# ---------------------------------------------------------------- Apple
-
-
-@pytest.mark.parametrize("shape", ["apple1x", "apple0x"])
-def test_apple_list_all_both_shapes(shape: str) -> None:
-    proj, old = parse_apple_containers(text(f"{shape}-list-all.json"))
-    assert (proj.id, proj.name, proj.state, proj.running) == (
-        "sero-proj",
-        "sero-proj",
-        "running",
-        True,
-    )
-    assert proj.image == "docker.io/library/sero-node:latest"
-    assert proj.image_id and proj.image_id.startswith("sha256:5c3f0b1a")
-    assert proj.ip == "192.168.64.3"  # the CIDR suffix is dropped
-    assert proj.mounts == (
-        Mount("/Users/dev/my proj é", "/workspace", read_only=False),
-        Mount("/Users/dev/.sero/shared", "/opt/sero", read_only=True),
-    )
-    assert proj.labels["ai.sero.workspacePath"] == "/Users/dev/my proj é"
-    # 1.x: ISO-8601; 0.x: seconds since 2001-01-01: the same instants
-    assert proj.created == at(2026, 11, 27, 6, 58, 12)
-    assert proj.started == at(2026, 11, 27, 6, 58, 13)
-    assert (old.id, old.state, old.running, old.ip, old.started) == (
-        "sero-old",
-        "stopped",
-        False,
-        None,
-        None,
-    )
-    assert old.created == at(2026, 11, 20, 9, 30, 0)
-
-
-@pytest.mark.parametrize("shape", ["apple1x", "apple0x"])
-def test_apple_inspect_running_and_stopped(shape: str) -> None:
-    (running,) = parse_apple_containers(text(f"{shape}-inspect-running.json"))
-    (stopped,) = parse_apple_containers(text(f"{shape}-inspect-stopped.json"))
-    assert running.running and running.ip == "192.168.64.3"
-    assert not stopped.running and stopped.state == "stopped"
-    assert running.created == at(2026, 11, 27, 6, 58, 12)
-
-
-def test_apple_empty_and_missing() -> None:
-    assert parse_apple_containers(text("apple1x-list-empty.json")) == []
-    assert parse_apple_containers(text("apple0x-list-empty.json")) == []
-    # 0.x: inspect of a missing container prints [] with exit 0
-    assert exit_code("apple0x-inspect-missing.json") == 0
-    assert parse_apple_containers(text("apple0x-inspect-missing.json")) == []
-    assert parse_apple_containers("") == []
-
-
-@pytest.mark.parametrize(
-    "name",
-    ["apple1x-inspect-missing.txt", "apple1x-list-server-down.txt", "apple0x-list-server-down.txt"],
-)
-def test_apple_error_texts_are_parse_errors(name: str) -> None:
-    with pytest.raises(ParseError, match="not JSON"):
-        parse_apple_containers(text(name))
-
-
-@pytest.mark.parametrize("shape", ["apple1x", "apple0x"])
-def test_apple_image_list_and_inspect(shape: str) -> None:
-    (listed,) = parse_apple_images(text(f"{shape}-image-list.json"))
-    assert listed.reference == "docker.io/library/sero-node:latest"
-    assert listed.id and listed.id.startswith("sha256:5c3f0b1a")
-    assert listed.created is None  # the list carries no dates: inspect does
-    (inspected,) = parse_apple_image_inspect(text(f"{shape}-image-inspect-sero-node.json"))
-    assert inspected.reference == "docker.io/library/sero-node:latest"
-    assert inspected.id == listed.id  # the index digest, as the container's descriptor
-    assert inspected.created == at(2026, 11, 26, 18, 4, 51, 220931)
-
-
-def test_apple_image_inspect_newest_variant_wins() -> None:
-    variants = [
-        {"config": {"created": "2026-01-01T00:00:00Z"}},
-        {"config": {"created": "2026-02-01T00:00:00Z"}},
-        {"config": {}},
-    ]
-    (img,) = parse_apple_image_inspect(json.dumps([{"name": "x:1", "variants": variants}]))
-    assert img.created == at(2026, 2, 1)
-    with pytest.raises(ParseError):
-        parse_apple_image_inspect('[{"variants": []}]')
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("apple1x-system-status-running.json", ("running", "running")),
-        ("apple0x-system-status-running.json", ("running", "running")),
-        ("apple1x-system-status-not-running.json", ("not-running", "not running")),
-        ("apple0x-system-status-not-running.json", ("not-running", "not running")),
-        ("apple1x-system-status-unregistered.json", ("not-running", "unregistered")),
-        ("apple1x-system-status-not-running.txt", ("not-running", "apiserver is not running")),
-        (
-            "apple0x-system-status-unregistered.txt",
-            ("not-running", "apiserver is not running and not registered with launchd"),
-        ),
-    ],
-)
-def test_apple_system_status_recorded(name: str, expected: tuple[str, str]) -> None:
-    assert parse_apple_system_status(exit_code(name), text(name)) == expected
-
-
-def test_apple_system_status_never_by_substring() -> None:
-    # "not running" contains "running": only the exit code and the JSON decide
-    assert parse_apple_system_status(1, "apiserver is running")[0] == "not-running"
-    assert parse_apple_system_status(0, "apiserver is running")[0] == "running"
-    assert parse_apple_system_status(0, '{"status": "not running"}')[0] == "not-running"
-    assert parse_apple_system_status(0, '{"status": "unregistered"}')[0] == "not-running"
-    assert parse_apple_system_status(1, '{"status": "running"}')[0] == "not-running"
-    assert parse_apple_system_status(1, "") == ("not-running", None)
+# Apple's parsers, release family by release family: tests/unit/test_parse_apple.py
 
 
 # ---------------------------------------------------------------- Docker
 
 
+REC_WS = "/tmp/sero-recorded/my proj é"
+
+
 def test_docker_ps_one_object_per_line() -> None:
-    proj, old = parse_docker_ps(text("docker-ps-all.json"))
-    assert (proj.id, proj.name, proj.state, proj.image) == (
-        "3f4e9a2b7c1d",
-        "sero-proj",
-        "running",
-        "sero-node:latest",
-    )
-    assert proj.labels == {
+    """Recorded: docker CLI 28.2.2 against dockerd 20.10 (record_docker.py)."""
+    by_name = {r.name: r for r in parse_docker_ps(text("docker-ps-all.json"))}
+    assert set(by_name) == {"sero-rec-running", "sero-rec-stopped", "sero-rec-net",
+                            "sero-rec-devc"}  # fmt: skip
+    running = by_name["sero-rec-running"]
+    assert (running.state, running.image, len(running.id)) == ("running", "sero-node:latest", 64)
+    assert running.labels == {
         "ai.sero.managed": "true",
         "ai.sero.runtime": "docker",
-        "ai.sero.workspaceId": "proj",
-        "ai.sero.workspacePath": "/home/dev/my proj é",
+        "ai.sero.workspaceId": "rec-running",
+        "ai.sero.workspacePath": REC_WS,
     }
-    assert proj.mounts == ()  # ps ellipsises mount sources: never mapped from ps
-    assert proj.created == at(2026, 11, 27, 6, 58, 12)
-    assert old.state == "exited" and not old.running
+    assert running.mounts == ()  # ps carries no mount destinations: never mapped from ps
+    (inspected,) = parse_inspect(text("docker-inspect-running.json"))
+    assert running.created == inspected.created.replace(microsecond=0)  # type: ignore[union-attr]
+    assert by_name["sero-rec-stopped"].state == "exited"
+    assert not by_name["sero-rec-stopped"].running
+    # a JSON array inside a label value (devcontainer.metadata) survives the "k=v,..." form
+    devc = by_name["sero-rec-devc"].labels
+    assert json.loads(devc["devcontainer.metadata"])[1]["remoteUser"] == "vscode"
+    assert devc["devcontainer.local_folder"] == REC_WS
     assert parse_docker_ps(text("docker-ps-empty.json")) == []
 
 
@@ -240,28 +140,55 @@ def test_docker_ps_labels_with_commas_and_equals_in_values() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "state", "ip"),
-    [("docker-inspect-running.json", "running", "172.17.0.2"),
-     ("docker-inspect-stopped.json", "exited", None)],
+    ("name", "state", "networked"),
+    [("docker-inspect-running.json", "running", False),
+     ("docker-inspect-stopped.json", "exited", False),
+     ("docker-inspect-network.json", "running", True)],
 )  # fmt: skip
-def test_docker_inspect(name: str, state: str, ip: str | None) -> None:
+def test_docker_inspect(name: str, state: str, networked: bool) -> None:
     (rec,) = parse_inspect(text(name))
-    assert rec.state == state and rec.ip == ip
+    assert rec.state == state
+    assert (rec.ip or "").startswith("172.31.") if networked else rec.ip is None
     assert not rec.name.startswith("/")
     assert rec.image == "sero-node:latest"  # Config.Image, as the user named it
     assert rec.image_id and rec.image_id.startswith("sha256:")
-    assert rec.mounts[0].container == "/workspace" and not rec.mounts[0].read_only
+    assert rec.mounts == (Mount(REC_WS, "/workspace", read_only=False, type="bind"),)
     assert rec.labels["ai.sero.runtime"] == "docker"
     assert rec.created is not None and rec.created.tzinfo is not None
+    assert rec.env == {"PATH": "/usr/local/bin:/usr/bin:/bin"} and rec.user is None
 
 
 def test_docker_inspect_running_details() -> None:
     (rec,) = parse_inspect(text("docker-inspect-running.json"))
-    assert rec.name == "sero-proj"
-    assert rec.mounts == (Mount("/home/dev/my proj é", "/workspace", read_only=False),)
-    assert rec.created == at(2026, 11, 27, 6, 58, 12, 482913)
-    assert rec.started == at(2026, 11, 27, 6, 58, 13, 104382)
+    assert rec.name == "sero-rec-running"
+    assert rec.created == at(2026, 12, 2, 18, 26, 16, 468988)  # nanoseconds, cut to micro
+    assert rec.started == at(2026, 12, 2, 18, 26, 17, 59179)
     assert rec.ports == ()
+    (net,) = parse_inspect(text("docker-inspect-network.json"))
+    assert net.ports == (PortBinding(8000, "tcp", "127.0.0.1", 18999),)
+
+
+def test_docker_inspect_of_a_devcontainer() -> None:
+    (rec,) = parse_inspect(text("docker-inspect-devcontainer.json"))
+    assert rec.mounts == (Mount(REC_WS, "/workspaces/my proj é"),)
+    assert rec.env["CONTAINER_ONLY"] == "1"
+    meta = merge_metadata(rec.labels["devcontainer.metadata"])
+    user, env = exec_identity(rec, meta)
+    assert (user, env) == ("vscode", {"PATH": "/usr/local/bin:/usr/bin:/bin:/home/vscode/bin"})
+    match = find_workspace_container(REC_WS, [rec], None)
+    assert match.container == rec and match.via == "label devcontainer.local_folder"
+
+
+def test_docker_image_inspect_and_error_words() -> None:
+    (image,) = parse_image_inspect(text("docker-image-inspect-sero-node.json"))
+    assert image.reference == "sero-node:latest" and (image.id or "").startswith("sha256:")
+    assert image.created == at(2026, 12, 2, 18, 26, 16, 439502)
+    for name in ("docker-inspect-missing.txt", "docker-image-inspect-missing.txt"):
+        assert exit_code(name) == 1 and docker_not_found(text(name)), name
+    assert not docker_not_found(text("docker-info-daemon-down.txt"))
+    assert exit_code("docker-exec-command-not-found.txt") == 126
+    assert "executable file not found" in text("docker-exec-command-not-found.txt")
+    assert text("docker-exec-user.txt") == "vscode b\n"  # exec -u USER -e K=V
 
 
 def test_inspect_state_from_running_flag_and_ro_mounts() -> None:
@@ -327,6 +254,7 @@ def test_image_inspect_and_images() -> None:
         "podman-image-inspect-missing.txt",
         "podman-info-failure.txt",
         "docker-inspect-missing.txt",
+        "docker-image-inspect-missing.txt",
         "docker-info-daemon-down.txt",
     ],
 )

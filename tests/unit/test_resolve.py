@@ -317,7 +317,7 @@ def test_label_wins_over_mount_and_is_normalised() -> None:
     labelled = ctr("by-label", mounts=(), labels={"ai.sero.workspacePath": WS + "/"})
     mounted = ctr("by-mount", mounts=(Mount(WS, "/w"),))
     m = find_workspace_container(WS, [mounted, labelled], None)
-    assert (m.container, m.via) == (labelled, "label")
+    assert (m.container, m.via) == (labelled, "label ai.sero.workspacePath")
     # a label for another folder does not count
     other = ctr("other", mounts=(), labels={"ai.sero.workspacePath": WS + " 2"})
     assert find_workspace_container(WS, [other], None).container is None

@@ -7,13 +7,10 @@ from pathlib import Path
 import pytest
 
 from sero_ls.settings import Settings, SettingsProblem, folder_settings, key_line, merge
+from tests.support.trust import own_state_dir, trust_folder
+from tests.support.trust import write_config as write_toml
 
-
-def write_toml(folder: Path, text: str) -> Path:
-    (folder / ".sero").mkdir(parents=True, exist_ok=True)
-    path = folder / ".sero" / "config.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+state_dir = pytest.fixture(autouse=True)(own_state_dir)  # servers in a config need trust
 
 
 def test_defaults() -> None:
@@ -160,6 +157,7 @@ def test_a_bad_server_entry_is_dropped_alone(conf: object, words: str) -> None:
 
 def test_toml_top_level_or_sero_table(tmp_path: Path) -> None:
     write_toml(tmp_path, '[sero]\nruntime = "host"\n\n[sero.servers.py]\ncommand = ["pylsp"]\n')
+    trust_folder(tmp_path, tmp_path / "state")
     s, problems = folder_settings(tmp_path)
     assert problems == [] and s.runtime == "host" and s.servers["py"].command == ["pylsp"]
 
@@ -179,6 +177,7 @@ def test_toml_value_problems_point_at_their_lines(tmp_path: Path) -> None:
         '# workspace\nimage = "ok:1"\n  runtime = "sometimes"\nmystery = 1\n\n'
         '[servers.py]\ncommand = "pylsp"\n\n[servers.ok]\ncommand = ["x"]\n',
     )
+    trust_folder(tmp_path, tmp_path / "state")
     s, problems = folder_settings(tmp_path)
     assert s.image == "ok:1" and s.runtime == "auto" and list(s.servers) == ["ok"]
     lines = {p.key: (p.line, p.severity) for p in problems}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sero_ls.cli import status as st
+from sero_ls.cli import statusline as st
 from sero_ls.runtime import status_cache
 from sero_ls.runtime.model import FolderStatus, RuntimeInfo
 from sero_ls.uris import path_to_uri
@@ -31,6 +31,7 @@ from tests.support.status_cli import (
     status_env,
     write_entry,
 )
+from tests.support.trust import trust_folder
 
 # ---- the line and the exit code
 
@@ -236,6 +237,7 @@ def _hung_cli(tmp_path: Path, ws: Path, timeout: float) -> Path:
     (ws / ".sero" / "config.toml").write_text(
         f'containerBackend = "podman"\ncontainerCli = "{cli}"\nprobeTimeout = {timeout}\n'
     )
+    trust_folder(ws, tmp_path / "state")  # the user's own folder: its containerCli may run
     return log
 
 

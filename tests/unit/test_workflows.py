@@ -12,7 +12,7 @@ import pytest
 from lsprotocol import types
 
 from sero_ls.cli.doctor import write_logs, write_table
-from sero_ls.lsp.workflows import dockerfile_diagnostics
+from sero_ls.lsp.workflow_requests import dockerfile_diagnostics
 from sero_ls.runtime.capabilities import capabilities_for
 from sero_ls.runtime.model import (
     ContainerInfo,

@@ -10,6 +10,7 @@ import {
     type Runtime,
     serverCommands,
     setRuntime,
+    trustFolder,
     workspaceStatus,
 } from './protocol';
 import type { ReportDocument } from './reportDocument';
@@ -52,6 +53,7 @@ export class Commands {
             wrap('sero.openLogs', () => this.openLogs()),
             wrap('sero.openTerminal', () => this.openTerminal()),
             wrap('sero.restartLanguageServers', () => this.restart()),
+            wrap('sero.trustFolderUi', () => this.trustFolder()),
         ];
     }
 
@@ -86,6 +88,9 @@ export class Commands {
         }
         const fixes = await this.fixes(folder).catch(() => [] as Action[]);
         items.push({ label: 'Actions', kind: vscode.QuickPickItemKind.Separator }, ...fixes);
+        if (status?.trust?.state === 'untrusted') {
+            items.push({ label: "$(shield) Trust this folder's sero config", run: () => this.trustFolder(folder) });
+        }
         items.push(
             { label: '$(play) Start Container System', run: () => this.startContainerSystem(folder) },
             { label: '$(refresh) Refresh', run: () => this.refresh() },
@@ -180,6 +185,43 @@ export class Commands {
             },
         );
         await this.refresh();
+    }
+
+    /** sero/trustFolder after a modal that names what the folder's .sero/config.toml runs and
+     *  its sha256; only that content is trusted (sero-ls refuses if the file changed since). */
+    async trustFolder(folder?: vscode.WorkspaceFolder): Promise<void> {
+        const target = folder ?? (await this.folder('Trust the sero config of which folder?'));
+        if (!target) {
+            return;
+        }
+        const client = await this.sero.ready();
+        const uri = client.code2ProtocolConverter.asUri(target.uri);
+        const trust = (await client.sendRequest(workspaceStatus, { uri })).folders[0]?.trust;
+        if (trust?.state !== 'untrusted') {
+            void vscode.window.showInformationMessage(trust
+                ? `Sero: ${trust.config} is already trusted.`
+                : `Sero: the sero config of ${target.name} names nothing to run.`);
+            return;
+        }
+        const open = 'Open the File';
+        const answer = await vscode.window.showWarningMessage(
+            `Trust ${trust.config}?`,
+            {
+                modal: true,
+                detail: `sero-ls will run or pass on what it names: ${trust.ignored.join(', ')}.\n`
+                    + `Only this content is trusted (sha256 ${trust.sha256}); an edit revokes it.`,
+            },
+            'Trust', open,
+        );
+        if (answer === open) {
+            await vscode.window.showTextDocument(vscode.Uri.file(trust.config));
+            return;
+        }
+        if (answer !== 'Trust') {
+            return;
+        }
+        this.output.info(`Trusting ${trust.config} (sha256 ${trust.sha256})`);
+        this.view.update([await client.sendRequest(trustFolder, { uri, sha256: trust.sha256 })]);
     }
 
     async refresh(): Promise<FolderStatus[]> {

@@ -77,6 +77,10 @@ export function present(status: FolderStatus): Presentation {
         const servers = status.servers.map((s) => `${s.id} (${s.mode ?? '?'}, ${s.state})`);
         lines.push(`Language servers: ${servers.join(', ')}`, '');
     }
+    if (status.trust?.state === 'untrusted') {
+        lines.push(`Untrusted config: ignored ${status.trust.ignored.map(code).join(', ')} · `
+            + '[Trust this folder\'s sero config](command:sero.trustFolderUi)', '');
+    }
     lines.push('[Switch Runtime](command:sero.switchRuntime) · [Refresh](command:sero.refreshRuntimeStatus) · '
         + '[Doctor Report](command:sero.showDoctorReport) · [Open Logs](command:sero.openLogs)');
     const detail = status.reason ? `${status.message} (${status.reason})` : status.message;
@@ -117,6 +121,10 @@ export function doctorReport(folders: FolderStatus[]): string {
         }
         for (const r of s.remedy) {
             out.push(`* remedy: \`${r}\``);
+        }
+        if (s.trust) {
+            out.push(`* trust: ${s.trust.state} (${s.trust.config}, sha256 ${s.trust.sha256})`
+                + (s.trust.ignored.length > 0 ? `, ignored: ${s.trust.ignored.join(', ')}` : ''));
         }
         out.push('', '| capability | available | reason |', '| --- | --- | --- |');
         for (const c of s.capabilities) {

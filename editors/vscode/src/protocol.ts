@@ -8,6 +8,8 @@ export interface Mount {
     host: string;
     container: string;
     readOnly: boolean;
+    /** "bind" (a host folder), or the runtime's own storage ("volume", "tmpfs", ...). */
+    type: string;
 }
 
 export interface ContainerInfo {
@@ -15,6 +17,12 @@ export interface ContainerInfo {
     state: string;
     image: string | null;
     ip: string | null;
+    name: string | null;
+    created: string | null;
+    /** How it was found, and the user and environment every exec into it uses. */
+    foundBy: string | null;
+    execUser: string | null;
+    execEnv: Record<string, string>;
 }
 
 export interface RuntimeInfo {
@@ -23,6 +31,27 @@ export interface RuntimeInfo {
     system: 'running' | 'not-running' | 'missing' | 'unknown';
     container: ContainerInfo | null;
     mounts: Mount[];
+    /** The `containerContext` setting in use (docker --context / podman --connection). */
+    context: string | null;
+}
+
+export interface DevcontainerInfo {
+    configFile: string | null;
+    localFolder: string | null;
+    workspaceFolder: string | null;
+    remoteUser: string | null;
+    containerUser: string | null;
+    userEnvProbe: string | null;
+    remoteEnv: Record<string, string>;
+    containerEnv: Record<string, string>;
+    probeError: string | null;
+}
+
+export interface ComposeInfo {
+    project: string;
+    service: string | null;
+    workingDir: string;
+    services: string[];
 }
 
 export interface Capability {
@@ -43,6 +72,24 @@ export interface ServerEntry {
     message?: string | null;
 }
 
+export interface DockerfileInfo {
+    path: string;
+    modified: string | null;
+    image: string | null;
+    imageCreated: string | null;
+    stale: boolean;
+}
+
+/** Whether the folder's .sero/config.toml may run what it names (sero-ls extension). */
+export interface TrustInfo {
+    state: 'trusted' | 'untrusted';
+    config: string;
+    sha256: string;
+    ignored: string[];
+    changed: boolean;
+    line: number;
+}
+
 export interface FolderStatus {
     uri: string;
     name: string;
@@ -56,6 +103,14 @@ export interface FolderStatus {
     capabilities: Capability[];
     servers: ServerEntry[];
     checkedAt: string | null;
+    /** sero-ls extensions (docs/protocol.md): why the container is stale, and its Dockerfile. */
+    stale: string[];
+    dockerfile: DockerfileInfo | null;
+    /** null: the folder's .sero/config.toml names nothing to run (docs/protocol.md). */
+    trust: TrustInfo | null;
+    /** The Dev Container and the Docker Compose project of the folder's container. */
+    devcontainer: DevcontainerInfo | null;
+    compose: ComposeInfo | null;
 }
 
 export interface FoldersParams {
@@ -87,6 +142,9 @@ export const workspaceStatus = new RequestType<{ uri?: string; refresh?: boolean
 export const statusChanged = new NotificationType<FoldersParams>('sero/statusChanged');
 export const setRuntime = new RequestType<{ uri: string; runtime: Runtime }, FolderStatus, void>('sero/setRuntime');
 export const resolveTerminal = new RequestType<{ uri: string }, TerminalSpec, void>('sero/resolveTerminal');
+export const trustFolder = new RequestType<{ uri: string; sha256?: string; revoke?: boolean }, FolderStatus, void>(
+    'sero/trustFolder',
+);
 export const logs = new RequestType<Record<string, never>, { logs: LogEntry[] }, void>('sero/logs');
 export const containerFile = new RequestType<{ uri: string }, { text: string }, void>('sero/containerFile');
 export const textDocumentContent = new RequestType<{ uri: string }, { text: string }, void>(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sero_ls.runtime.backends.base import Backend, SystemProbe
 from sero_ls.runtime.backends.parse import (
+    apple_error_kind,
     parse_apple_containers,
     parse_apple_image_inspect,
     parse_apple_system_status,
 )
-from sero_ls.runtime.cli import ProbeError
+from sero_ls.runtime.invoke import ProbeError, ProbeTimeout
 from sero_ls.runtime.model import ContainerRecord, ImageRecord
 
 APPLE_CLI = "/usr/local/bin/container"
@@ -23,9 +24,18 @@ class AppleBackend(Backend):
 
     async def system(self) -> SystemProbe:
         # Not `container --help`: it pings the API server for up to 10 s first.
-        result = await self.run("system", "status", "--format", "json")
-        if result.returncode == 64:  # before 0.11 there was no --format
-            result = await self.run("system", "status")
+        try:
+            result = await self.run("system", "status", "--format", "json")
+            if result.returncode == 64:  # before 0.10.0 there was no --format
+                result = await self.run("system", "status")
+        except ProbeTimeout:
+            # Registered but silent: Apple's CLI pings for 10 s (ClientHealthCheck.ping) and
+            # then says "apiserver is not running"; probeTimeout is usually shorter.
+            return SystemProbe(
+                "not-running",
+                f"`{self.cmd('system', 'status')}` did not answer within {self.timeout:g} s: "
+                "the API server is registered but does not respond",
+            )
         state, detail = parse_apple_system_status(result.returncode, result.stdout)
         if state == "running":
             return SystemProbe("running", detail)
@@ -39,8 +49,8 @@ class AppleBackend(Backend):
 
     async def inspect(self, container: str) -> ContainerRecord | None:
         result = await self.run("inspect", container)
-        if not result.ok:  # 1.x: notFound, exit 1 (0.x prints [] with exit 0)
-            if _not_found(result.error_text()):
+        if not result.ok:  # 1.x: not found, exit 1 (0.x prints [] with exit 0)
+            if apple_error_kind(result.stderr) == "not-found":
                 return None
             raise ProbeError(f"`{self.cmd('inspect', container)}` failed: {result.error_text()}")
         found = self._parsed(result, parse_apple_containers)
@@ -50,7 +60,7 @@ class AppleBackend(Backend):
         # `image inspect`, not `image list`: only inspect carries the build time (staleness).
         result = await self.run("image", "inspect", reference)
         if not result.ok:
-            if _not_found(result.error_text()):
+            if apple_error_kind(result.stderr) == "not-found":
                 return None
             raise ProbeError(
                 f"`{self.cmd('image', 'inspect', reference)}` failed: {result.error_text()}"
@@ -67,8 +77,3 @@ class AppleBackend(Backend):
 
     def remove_args(self, container: str) -> list[str]:
         return ["delete", "--force", container]
-
-
-def _not_found(error: str) -> bool:
-    """Apple's `Error: notFound: "..."` (the code, not a guess from free text)."""
-    return error.startswith("Error: notFound:")

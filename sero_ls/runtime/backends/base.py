@@ -19,8 +19,8 @@ from typing import ClassVar, TypeVar
 import attrs
 
 from sero_ls.runtime.backends.parse import ParseError
-from sero_ls.runtime.cli import CliResult, ProbeError, find_executable, run_cli
-from sero_ls.runtime.model import ContainerRecord, ImageRecord, SystemState
+from sero_ls.runtime.invoke import CliResult, ProbeError, find_executable, run_cli
+from sero_ls.runtime.model import ContainerRecord, ImageRecord, RuntimeInfo, SystemState
 
 T = TypeVar("T")
 
@@ -38,9 +38,20 @@ class Backend(abc.ABC):
     # `run --init`: an init as PID 1 that reaps orphans (docker, podman; not Apple's CLI)
     has_init: ClassVar[bool] = True
 
-    def __init__(self, cli: str, timeout: float) -> None:
+    # The flag that names a remote engine (`containerContext`); None: the CLI has none.
+    context_flag: ClassVar[str | None] = None
+
+    def __init__(self, cli: str, timeout: float, context: str | None = None) -> None:
         self.cli = cli
         self.timeout = timeout
+        self.context = context if self.context_flag else None
+
+    @property
+    def base_argv(self) -> list[str]:
+        """The CLI and its global flags: every call starts with these."""
+        if self.context and self.context_flag:
+            return [self.cli, self.context_flag, self.context]
+        return [self.cli]
 
     @classmethod
     def locate(cls, configured: str | None) -> str | None:
@@ -54,7 +65,7 @@ class Backend(abc.ABC):
         return None
 
     async def run(self, *args: str, stdin: bytes | None = None) -> CliResult:
-        return await run_cli([self.cli, *args], self.timeout, stdin=stdin)
+        return await run_cli([*self.base_argv, *args], self.timeout, stdin=stdin)
 
     def _parsed(self, result: CliResult, parse: Callable[[str], T]) -> T:
         try:
@@ -86,13 +97,17 @@ class Backend(abc.ABC):
         env: dict[str, str] | None = None,
         interactive: bool = True,
         tty: bool = False,
+        user: str | None = None,
     ) -> list[str]:
-        """`<cli> exec -i [-t] [-w DIR] [-e K=V]... <container> CMD...` (same for all three)."""
-        out = [self.cli, "exec"]
+        """`<cli> exec -i [-t] [-u USER] [-w DIR] [-e K=V]... <container> CMD...` (the same
+        flags in all three CLIs: docker/podman `exec --help`, Apple's `container exec`)."""
+        out = [*self.base_argv, "exec"]
         if interactive:
             out.append("-i")
         if tty:
             out.append("-t")
+        if user:
+            out += ["-u", user]
         if cwd:
             out += ["-w", cwd]
         for key, value in (env or {}).items():
@@ -102,7 +117,7 @@ class Backend(abc.ABC):
     # ---- what a user can run to fix things (strings for display; argv-quoted)
 
     def cmd(self, *args: str) -> str:
-        return shlex.join([self.display_cli, *args])
+        return shlex.join([self.display_cli, *self.base_argv[1:], *args])
 
     @property
     def display_cli(self) -> str:
@@ -117,7 +132,7 @@ class Backend(abc.ABC):
         return []
 
     def start_argv(self, container: str) -> list[str]:
-        return [self.cli, "start", container]
+        return [*self.base_argv, "start", container]
 
     def remove_args(self, container: str) -> list[str]:
         return ["rm", "-f", container]
@@ -166,13 +181,20 @@ def on_macos() -> bool:
     return sys.platform == "darwin"
 
 
-def make_backend(name: str, cli: str, timeout: float) -> Backend:
+def make_backend(name: str, cli: str, timeout: float, context: str | None = None) -> Backend:
     from sero_ls.runtime.backends.apple import AppleBackend
     from sero_ls.runtime.backends.docker import DockerBackend, PodmanBackend
 
-    classes: dict[str, Callable[[str, float], Backend]] = {
+    classes: dict[str, Callable[[str, float, str | None], Backend]] = {
         "apple": AppleBackend,
         "docker": DockerBackend,
         "podman": PodmanBackend,
     }
-    return classes[name](cli, timeout)
+    return classes[name](cli, timeout, context)
+
+
+def backend_for(runtime: RuntimeInfo, timeout: float) -> Backend | None:
+    """The backend a resolved folder uses (its CLI and `containerContext`), None in host mode."""
+    if not runtime.backend or not runtime.cli:
+        return None
+    return make_backend(runtime.backend, runtime.cli, timeout, runtime.context)

@@ -9,7 +9,7 @@ from sero_ls.runtime.backends.parse import (
     parse_inspect,
     parse_podman_ps,
 )
-from sero_ls.runtime.cli import ProbeError
+from sero_ls.runtime.invoke import ProbeError
 from sero_ls.runtime.model import ContainerRecord, ImageRecord
 
 
@@ -17,6 +17,7 @@ class DockerBackend(Backend):
     name = "docker"
     install_hint = "Docker"
     default_cli = ("docker",)
+    context_flag = "--context"  # docker --context NAME (docs: docker context)
 
     def parse_ps(self, text: str) -> list[ContainerRecord]:
         return parse_docker_ps(text)
@@ -73,6 +74,7 @@ class PodmanBackend(DockerBackend):
     name = "podman"
     install_hint = "Podman"
     default_cli = ("podman",)
+    context_flag = "--connection"  # podman --connection NAME (podman system connection)
 
     def parse_ps(self, text: str) -> list[ContainerRecord]:
         return parse_podman_ps(text)

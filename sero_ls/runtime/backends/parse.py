@@ -12,7 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeGuard, TypeVar
 
 from sero_ls.runtime.model import ContainerRecord, ImageRecord, Mount, PortBinding
 
@@ -156,6 +156,8 @@ def _apple_record(obj: dict[str, Any]) -> ContainerRecord:
     ident = str(obj.get("id") or config.get("id") or "")
     if not ident:
         raise ParseError("container list: an entry has no id")
+    # `creationDate` exists from 1.0.0 only; a container made before the upgrade decodes as
+    # the Unix epoch (ContainerConfiguration's fallback): unknown, not "created in 1970".
     created_raw = config.get("creationDate", obj.get("creationDate"))
     return ContainerRecord(
         id=ident,
@@ -166,51 +168,127 @@ def _apple_record(obj: dict[str, Any]) -> ContainerRecord:
         ip=ip,
         mounts=mounts,
         labels={str(k): str(v) for k, v in (config.get("labels") or {}).items()},
-        created=parse_time(created_raw, apple_epoch=not nested),
+        created=_apple_known(parse_time(created_raw, apple_epoch=not nested)),
         started=started,
+        ports=tuple(_apple_ports(config.get("publishedPorts"))),
     )
+
+
+_UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _apple_known(when: dt.datetime | None) -> dt.datetime | None:
+    """Apple's stand-in for "no date" is the Unix epoch (1.x decoders' fallback)."""
+    return None if when is None or when <= _UNIX_EPOCH else when
+
+
+def _apple_ports(ports: Any) -> Iterable[PortBinding]:
+    """`configuration.publishedPorts[] = {hostAddress, hostPort, containerPort, proto,
+    count}` (0.3 on; `count`, a range of consecutive ports, from 0.8). Ports are a bonus
+    (for previewUrl): an entry of another shape is skipped, not a failed probe."""
+    for p in ports if isinstance(ports, list) else []:
+        if not isinstance(p, dict):
+            continue
+        host, inner, count = p.get("hostPort"), p.get("containerPort"), p.get("count", 1)
+        if not (_is_int(host) and _is_int(inner) and _is_int(count)):
+            continue
+        for i in range(max(1, min(count, 65536))):
+            yield PortBinding(
+                container_port=inner + i,
+                protocol=str(p.get("proto") or "tcp").lower(),
+                host_ip=str(p.get("hostAddress") or "") or None,
+                host_port=host + i,
+            )
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @_guarded
 def parse_apple_images(text: str) -> list[ImageRecord]:
+    """`container image list --format json`: 0.x `[{"reference", "descriptor"}]`, 1.x
+    ImageResource (as `image inspect`)."""
     out = []
     for obj in _json_array(text, "image list"):
-        ref = obj.get("reference") or (obj.get("configuration") or {}).get("reference")
+        if isinstance(obj.get("configuration"), dict):
+            out.append(_apple_image_resource(obj))
+            continue
+        ref = obj.get("reference")
         desc = obj.get("descriptor") or {}
         if ref:
-            out.append(
-                ImageRecord(
-                    reference=str(ref),
-                    id=desc.get("digest"),
-                    created=parse_time(obj.get("creationDate") or obj.get("created")),
-                )
-            )
+            out.append(ImageRecord(reference=str(ref), id=desc.get("digest"), created=None))
     return out
 
 
 @_guarded
 def parse_apple_image_inspect(text: str) -> list[ImageRecord]:
-    """`container image inspect REF`: `[{"name", "index": {"digest"}, "variants": [{"config":
-    {"created"}}]}]`; the image's build time is the newest variant's `created`."""
+    """`container image inspect REF`. 0.x ImageDetail `[{"name", "index": {"digest"},
+    "variants": [{"config": {"created"}}]}]`; 1.0 on ImageResource `[{"id", "configuration":
+    {"name", "descriptor": {"digest"}, "creationDate"}, "variants": [{"digest", "config":
+    {"created"}}]}]`. The image's build time is the newest variant's `created`."""
     out = []
     for obj in _json_array(text, "image inspect"):
+        if isinstance(obj.get("configuration"), dict):
+            out.append(_apple_image_resource(obj))
+            continue
         name = obj.get("name") or obj.get("reference")
         if not name:
             raise ParseError("image inspect: an entry has no name")
-        created = [
-            parse_time((v.get("config") or {}).get("created"))
-            for v in obj.get("variants") or []
-            if isinstance(v, dict)
-        ]
-        known = [c for c in created if c is not None]
         out.append(
             ImageRecord(
                 reference=str(name),
                 id=(obj.get("index") or {}).get("digest"),
-                created=max(known) if known else None,
+                created=_newest_variant(obj.get("variants")),
             )
         )
     return out
+
+
+def _apple_image_resource(obj: dict[str, Any]) -> ImageRecord:
+    conf = obj["configuration"]
+    name = conf.get("name")
+    if not name:
+        raise ParseError("image inspect: an entry has no configuration.name")
+    created = _newest_variant(obj.get("variants"))
+    return ImageRecord(
+        reference=str(name),
+        id=(conf.get("descriptor") or {}).get("digest"),
+        # creationDate is the earliest variant's, or the Unix epoch when none has one
+        created=created or _apple_known(parse_time(conf.get("creationDate"))),
+    )
+
+
+def _newest_variant(variants: Any) -> dt.datetime | None:
+    created = [
+        _apple_known(parse_time((v.get("config") or {}).get("created")))
+        for v in variants or []
+        if isinstance(v, dict)
+    ]
+    known = [c for c in created if c is not None]
+    return max(known) if known else None
+
+
+_APPLE_NOT_FOUND = re.compile(
+    r"^Error: (?:notFound: "  # 0.1-0.9: `Error: notFound: "<message>"`
+    r"|(?:container|image) not found: "  # 1.x inspect / image inspect
+    r"|get failed: container .* not found"  # 0.10+ exec/start into a missing container
+    r"|InspectError\(.*notFound: \"Image not found\")",  # 0.9-0.12 image inspect
+    re.MULTILINE,
+)
+
+
+def apple_error_kind(stderr: str) -> str | None:
+    """What an Apple CLI failure means, by its error code or message (both forms:
+    `Error: <code>: "<message>"` to 0.9, `Error: <message>` from 0.10):
+    `not-found`, `system-down` (no API server), `not-running` (the container), or None."""
+    if "XPC connection error" in stderr:
+        return "system-down"
+    if _APPLE_NOT_FOUND.search(stderr):
+        return "not-found"
+    if re.search(r"^Error: (?:invalidState: \")?container \S+ is not running", stderr, re.M):
+        return "not-running"
+    return None
 
 
 def parse_apple_system_status(returncode: int, stdout: str) -> tuple[str, str | None]:
@@ -309,7 +387,19 @@ def _inspect_record(obj: dict[str, Any]) -> ContainerRecord:
         created=parse_time(obj.get("Created")),
         started=parse_time(state.get("StartedAt") if isinstance(state, dict) else None),
         ports=tuple(_ports(net.get("Ports") or {})),
+        env=_env_list(config.get("Env")),
+        user=str(config.get("User") or "") or None,
     )
+
+
+def _env_list(entries: Any) -> dict[str, str]:
+    """`Config.Env` (`["K=V", ...]`) as a mapping; entries without `=` are not variables."""
+    out: dict[str, str] = {}
+    for entry in entries or []:
+        key, sep, value = str(entry).partition("=")
+        if sep and key:
+            out[key] = value
+    return out
 
 
 def _ports(ports: dict[str, Any]) -> Iterable[PortBinding]:

@@ -1,4 +1,5 @@
---- User commands: :SeroStatus, :SeroRuntime, :SeroStartContainerSystem, :SeroLogs, :SeroTerminal.
+--- User commands: :SeroStatus, :SeroRuntime, :SeroStartContainerSystem, :SeroLogs, :SeroTerminal,
+--- :SeroTrust.
 local clients = require('sero.client')
 local status = require('sero.status')
 
@@ -183,6 +184,43 @@ function M.terminal()
   end, bufnr)
 end
 
+--- :SeroTrust: let the current folder's .sero/config.toml run what it names (`sero/trustFolder`),
+--- after showing which keys and the file's sha256 (vim.ui.select: any picker plugin shows it).
+--- Only the content shown is trusted: an edit since then makes sero-ls refuse.
+--- :SeroTrust revoke: forget it again.
+function M.trust(opts)
+  local uri, client = target()
+  if not client or not uri then
+    return
+  end
+  local function done(result)
+    if type(result) == 'table' and result.uri then
+      status.update(client.id, { result })
+      local t = type(result.trust) == 'table' and result.trust or {}
+      vim.notify(('sero: %s is %s'):format(tostring(t.config or uri), tostring(t.state or 'trusted')),
+        vim.log.levels.INFO)
+    end
+  end
+  if opts.fargs[1] == 'revoke' then
+    return clients.request(client, 'sero/trustFolder', { uri = uri, revoke = true }, done)
+  end
+  clients.request(client, 'sero/workspaceStatus', { uri = uri }, function(result)
+    local s = type(result) == 'table' and (result.folders or {})[1] or nil
+    local t = s and type(s.trust) == 'table' and s.trust or nil
+    if not t or t.state ~= 'untrusted' then
+      local what = t and (t.config .. ' is already trusted') or 'this folder\'s sero config names nothing to run'
+      return vim.notify('sero: ' .. what, vim.log.levels.INFO)
+    end
+    local prompt = ('Trust %s (sha256 %s)? sero-ls will run or pass on what it names: %s')
+      :format(t.config, t.sha256, table.concat(t.ignored or {}, ', '))
+    vim.ui.select({ 'Trust', 'Cancel' }, { prompt = prompt, kind = 'sero.trust' }, function(choice)
+      if choice == 'Trust' then
+        clients.request(client, 'sero/trustFolder', { uri = s.uri, sha256 = t.sha256 }, done)
+      end
+    end)
+  end)
+end
+
 function M.define()
   local cmd = vim.api.nvim_create_user_command
   cmd('SeroStatus', M.status, { bang = true, desc = 'sero: show each folder\'s runtime status (! refreshes)' })
@@ -203,6 +241,13 @@ function M.define()
     desc = 'sero: open a Sero log',
   })
   cmd('SeroTerminal', M.terminal, { desc = 'sero: open a terminal in the folder\'s runtime' })
+  cmd('SeroTrust', M.trust, {
+    nargs = '?',
+    complete = function(lead)
+      return vim.startswith('revoke', lead) and { 'revoke' } or {}
+    end,
+    desc = 'sero: trust the current folder\'s .sero/config.toml (`revoke` forgets it)',
+  })
 end
 
 return M

@@ -111,6 +111,12 @@ local function check_folder(s)
   else
     h.ok('every capability is available')
   end
+  local trust = type(s.trust) == 'table' and s.trust or nil
+  if trust and trust.state == 'untrusted' then
+    h.warn(('%s is not trusted%s: sero-ls ignores %s'):format(tostring(trust.config),
+      trust.changed and ' (changed since it was trusted)' or '', table.concat(trust.ignored or {}, ', ')),
+      { ':SeroTrust (or `sero-ls trust` in a shell) after reviewing the file' })
+  end
   for _, srv in ipairs(s.servers or {}) do
     local line = ('server %s: %s in %s%s'):format(srv.id, tostring(srv.state), tostring(srv.mode),
       present(srv.reason) and (', ' .. srv.reason .. (present(srv.message) and (': ' .. srv.message) or '')) or '')

@@ -404,6 +404,38 @@ const scenarios = {
         });
         await shot(page, 'definition-container-only-module');
     },
+
+    // A cloned folder whose .sero/config.toml names a server command: nothing runs (pytest checks
+    // the marker), a Warning on the file; the palette action trusts it and the server starts.
+    async trust(page) {
+        await openWorkbench(page);
+        await waitProblems(page, 'the untrusted-config warning',
+            (rows) => rows.some((r) => r.includes('untrusted-config')));
+        await shot(page, 'problems-untrusted');
+        await until('the status says untrusted', () => {
+            const s = state();
+            return s && s.folders[0] && s.folders[0].trust && s.folders[0].trust.state === 'untrusted';
+        });
+        await step('check-nothing-ran');
+        await runCommand(page, "Sero: Trust this folder's sero config");
+        const dialog = page.locator('.monaco-dialog-box');
+        await dialog.waitFor({ state: 'visible', timeout: 15000 });
+        const text = await dialog.textContent();
+        const trust = state().folders[0].trust;
+        for (const needle of ['servers.x.command', trust.sha256]) {
+            if (!text.includes(needle)) {
+                throw new Error(`the dialog does not name ${needle}: ${text}`);
+            }
+        }
+        await shot(page, 'trust-dialog', dialog);
+        await dialog.locator('.monaco-button', { hasText: /^Trust$/ }).click();
+        await until('the trusted server running', () => {
+            const f = state().folders[0];
+            return f.trust && f.trust.state === 'trusted' && f.servers.some((v) => v.id === 'x' && v.state === 'running');
+        });
+        await waitProblems(page, 'no untrusted-config warning', (rows) => !rows.some((r) => r.includes('untrusted-config')));
+        log('trusted from the palette: the server runs, the warning is gone');
+    },
 };
 
 (async () => {

@@ -9,11 +9,17 @@ function status(over: Partial<FolderStatus>): FolderStatus {
         reason: null, message: 'Container-backed (podman): sero-proj running', remedy: [],
         runtime: {
             backend: 'podman', cli: '/usr/bin/podman', system: 'running',
-            container: { id: 'sero-proj', state: 'running', image: 'sero-node:latest', ip: null },
-            mounts: [{ host: '/home/u/proj', container: '/workspace', readOnly: false }],
+            container: {
+                id: 'sero-proj', state: 'running', image: 'sero-node:latest', ip: null,
+                name: 'sero-proj', created: null, foundBy: 'label ai.sero.workspacePath',
+                execUser: null, execEnv: {},
+            },
+            mounts: [{ host: '/home/u/proj', container: '/workspace', readOnly: false, type: 'bind' }],
+            context: null,
         },
         capabilities: [{ id: 'language-servers', available: true, requires: 'container' }],
-        servers: [], checkedAt: null, ...over,
+        servers: [], checkedAt: null, stale: [], dockerfile: null, trust: null, devcontainer: null,
+        compose: null, ...over,
     };
 }
 
@@ -69,4 +75,16 @@ test('the doctor report lists every folder with capabilities and mounts', () => 
 test('display paths decode file URIs and leave others alone', () => {
     assert.equal(displayPath('file:///tmp/my%20proj%20%C3%A9'), '/tmp/my proj é');
     assert.equal(displayPath('sero-container://c/usr/lib/x.py'), 'sero-container://c/usr/lib/x.py');
+});
+
+test('an untrusted config: the tooltip links the trust action, the report names the ignored keys', () => {
+    const trust = {
+        state: 'untrusted' as const, config: '/home/u/proj/.sero/config.toml', sha256: 'ab'.repeat(32),
+        ignored: ['servers.x.command'], changed: false, line: 4,
+    };
+    const tip = present(status({ trust })).tooltip;
+    assert.match(tip, /Untrusted config: ignored `servers\.x\.command`/);
+    assert.match(tip, /\(command:sero\.trustFolderUi\)/);
+    assert.match(doctorReport([status({ trust })]), /trust: untrusted .*ignored: servers\.x\.command/);
+    assert.doesNotMatch(present(status({ trust: { ...trust, state: 'trusted', ignored: [] } })).tooltip, /Untrusted/);
 });
