@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup doctor test lint bench clean
+.PHONY: setup doctor test test-under-load lint bench dist clean
 
 setup:
 	bash scripts/setup
@@ -16,6 +16,16 @@ test:
 	bash scripts/setup --test
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
+# the suite three times in a row beside two CPU burners; prints each run's duration
+test-under-load:
+	bash scripts/setup --test
+	bash scripts/test-under-load $(PYTEST_ARGS)
+
+# installable artifacts in dist/: the wheel and sdist of sero-ls, the VS Code extension's VSIX
+dist:
+	bash scripts/setup --test
+	bash scripts/dist
+
 lint:
 	$(BIN)/ruff check sero_ls tests bench
 	$(BIN)/mypy
@@ -24,4 +34,4 @@ bench:
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) test-output
+	rm -rf $(VENV) test-output dist build

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = Path(".sero") / "config.toml"
 RUNTIMES = ("auto", "container", "host")
 BACKENDS = ("auto", "apple", "docker", "podman")
+TRACES = ("off", "messages", "verbose")
 
 
 @attrs.define(kw_only=True)
@@ -77,6 +78,7 @@ class Settings:
     # Extensions (docs/settings.md)
     dockerfile: str | None = None
     poll_interval: float = 2.0
+    trace: Literal["off", "messages", "verbose"] = "off"  # sero_ls/trace.py
     # Dev Containers, Compose and remote engines (docs/settings.md, issue #14)
     container_context: str | None = None  # docker --context / podman --connection
     service: str | None = None  # the Compose service, when a project has several
@@ -97,6 +99,7 @@ INERT_KEYS = frozenset(
         "dockerfile",
         "pollInterval",
         "service",
+        "trace",
     }
 )
 # Of a server entry, everything is executing: its command lines and environment, and
@@ -176,6 +179,8 @@ def _validate_value(key: str, value: Any) -> Any:
         raise ValueError(f"must be one of {', '.join(RUNTIMES)}, not {value!r}")
     if key == "containerBackend" and value not in BACKENDS:
         raise ValueError(f"must be one of {', '.join(BACKENDS)}, not {value!r}")
+    if key == "trace" and value not in TRACES:
+        raise ValueError(f"must be one of {', '.join(TRACES)}, not {value!r}")
     if key == "servers":
         if not isinstance(value, Mapping):
             raise ValueError("must be a table of servers, {id: {command = [...], ...}}")

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import attrs
 
+from sero_ls.runtime.backends import make_backend
 from sero_ls.runtime.capabilities import DESCRIPTIONS
 from sero_ls.runtime.manager import make_folder
 from sero_ls.runtime.model import FolderStatus, TrustInfo, to_json
@@ -23,10 +24,14 @@ from sero_ls.runtime.probe import resolve_folders
 from sero_ls.runtime.resolve import Folder
 from sero_ls.runtime.toggles import ToggleStore
 from sero_ls.runtime.workflows import list_logs, log_dir, own_log_file
+from sero_ls.runtime.zombies import describe as describe_zombies
+from sero_ls.runtime.zombies import zombies_in
 from sero_ls.settings import Settings, SettingsProblem, load_folder
 from sero_ls.uris import path_to_uri, uri_to_path
 
 Trusts = dict[str, TrustInfo | None]
+
+ZOMBIE_PROBE_TIMEOUT = 5.0  # seconds for the one `exec` that lists a container's processes
 
 
 def folder_jobs(
@@ -60,6 +65,21 @@ def collect(paths: list[str]) -> tuple[list[FolderStatus], dict[str, list[Settin
     return with_trust(asyncio.run(resolve_folders(jobs)), trusts), problems
 
 
+async def _zombies(statuses: list[FolderStatus]) -> dict[str, str]:
+    """folder uri -> a note on the zombies in its running container (none: not listed)."""
+    notes = {}
+    for s in statuses:
+        rt = s.runtime
+        if s.mode != "container" or not (rt.backend and rt.cli and rt.container):
+            continue
+        found = await zombies_in(
+            make_backend(rt.backend, rt.cli, ZOMBIE_PROBE_TIMEOUT), rt.container.id
+        )
+        if found:
+            notes[s.uri] = describe_zombies(found)
+    return notes
+
+
 def run(paths: list[str], as_json: bool, out: TextIO = sys.stdout) -> int:
     paths = paths or [os.getcwd()]
     for p in paths:
@@ -71,8 +91,9 @@ def run(paths: list[str], as_json: bool, out: TextIO = sys.stdout) -> int:
         json.dump({"folders": [to_json(s) for s in statuses]}, out, indent=2, ensure_ascii=False)
         out.write("\n")
     else:
+        zombies = asyncio.run(_zombies(statuses))
         for s in statuses:
-            write_table(s, problems.get(s.uri, []), out)
+            write_table(s, problems.get(s.uri, []), out, zombies.get(s.uri))
         write_logs(list_logs(log_dir(), own_log_file()), out)
     return 1 if any(s.degraded for s in statuses) else 0
 
@@ -83,7 +104,9 @@ def _mode(s: FolderStatus) -> str:
     return "host (degraded)" if s.degraded else "host"
 
 
-def write_table(s: FolderStatus, problems: list[SettingsProblem], out: TextIO) -> None:
+def write_table(
+    s: FolderStatus, problems: list[SettingsProblem], out: TextIO, zombies: str | None = None
+) -> None:
     rt = s.runtime
     w = out.write
     w(f"{s.name}  ({s.uri})\n")
@@ -120,6 +143,8 @@ def write_table(s: FolderStatus, problems: list[SettingsProblem], out: TextIO) -
     for srv in s.servers:
         why = f" {srv.reason}" if srv.reason else ""
         w(f"  server      {srv.id}: {srv.state} ({srv.mode}){why}\n")
+    if zombies:
+        w(f"  zombies     {zombies}\n")
     write_trust(s, w)
     for p in problems:
         where = f"{p.source}:{(p.line or 0) + 1}" if p.line is not None else p.source

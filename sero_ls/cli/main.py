@@ -9,6 +9,8 @@ import sys
 
 from sero_ls import __version__
 
+TRACE_HELP = "write every JSON-RPC message, on every leg, to FILE (JSON Lines)"
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -30,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--folder", help="workspace folder when the editor names none")
     proxy.add_argument("--name", help="the server's id in status reports (default: CMD's name)")
     proxy.add_argument("--log-file", metavar="FILE", help="log here instead of stderr")
+    proxy.add_argument(
+        "--trace",
+        metavar="FILE",
+        help=TRACE_HELP,
+    )
     proxy.add_argument("-v", "--verbose", action="count", default=0)
     proxy.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD [ARG...]")
 
@@ -67,7 +74,18 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
         help="the token --tcp clients must present (first line of FILE; at least 16 characters)",
     )
     p.add_argument("--log-file", metavar="FILE", help="log here instead of stderr")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    p.add_argument(
+        "--trace",
+        metavar="FILE",
+        help=TRACE_HELP,
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logging: -v names requests and answers, -vv every message (debug)",
+    )
 
 
 def setup_logging(verbose: int, log_file: str | None) -> None:
@@ -103,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(0, None)
         return statusline.main(args)
     setup_logging(args.verbose, args.log_file)
+    from sero_ls import trace
+
+    try:
+        trace.configure(args.trace, args.verbose)
+    except OSError as exc:
+        sys.stderr.write(f"sero-ls: cannot write the trace {args.trace}: {exc}\n")
+        return 2
     import asyncio  # here, not at the top: `status` runs every second and must start fast
 
     # stdio: the start-up path starts the language servers before pygls is even imported

@@ -25,6 +25,7 @@ import os
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from sero_ls import trace
 from sero_ls.lsp import framing, transport
 from sero_ls.lsp.own_capabilities import own_initialize_result
 from sero_ls.proxy.front import Proxy
@@ -32,6 +33,7 @@ from sero_ls.proxy.spec import ServerSpec
 from sero_ls.runtime import status_cache
 from sero_ls.runtime.manager import RuntimeManager
 from sero_ls.runtime.model import from_json
+from sero_ls.runtime.workflows import log_dir
 from sero_ls.settings import settings_from_init_options
 from sero_ls.uris import path_to_uri
 
@@ -96,6 +98,7 @@ class _WriterPort:
         self.send_body(framing.encode_message(msg))
 
     def send_body(self, body: bytes) -> None:
+        trace.record("sero-ls", "client", body)
         self.writer.write(framing.encode_frame(body))
 
 
@@ -168,6 +171,8 @@ class Boot:
             self.manager.set_folders(
                 initial_folders(params, wrapper=self.wrapper is not None, default=self.folder)
             )
+            levels = [st.settings.trace for st in self.manager.folders.values()]
+            trace.apply_folder_settings(levels, log_dir())  # before servers start: traced
             if any(self.proxy.supervisor.specs_for(uri) for uri in self.manager.folders):
                 guessed = self._cached_statuses()
                 if not guessed:

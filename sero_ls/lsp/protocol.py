@@ -10,6 +10,7 @@ order is kept because forwarding writes synchronously.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Generator
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from pygls.protocol.json_rpc import (
     JsonRPCResponseMessage,
 )
 
+from sero_ls import trace
 from sero_ls.lsp import framing
 from sero_ls.lsp.boot import LOCAL_METHODS, SHARED_NOTIFICATIONS
 from sero_ls.lsp.transport import valid_id
@@ -202,7 +204,16 @@ class SeroProtocol(LanguageServerProtocol):
         if self.writer is None:
             log.error("no transport to write to")
             return
+        trace.record("sero-ls", "client", body)
         self.writer.write(framing.encode_frame(body))
+
+    def _send_data(self, data: Any) -> None:
+        """pygls' own writes (sero-ls' answers and notifications), traced."""
+        if data and trace.active():
+            trace.record(
+                "sero-ls", "client", json.loads(json.dumps(data, default=self._serialize_message))
+            )
+        super()._send_data(data)
 
     def send_raw(self, msg: dict[str, Any]) -> None:
         """Write a raw message to the client."""

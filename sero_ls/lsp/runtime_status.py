@@ -125,6 +125,7 @@ def register(ls: SeroLanguageServer) -> None:
             ls.client_pid = params.process_id
             ls.spawn(ls.watch_client_pid(params.process_id))
         await ls.manager.refresh(reload=False)
+        await ls.apply_trace_setting()  # before the servers start: their initialize is traced
         # Servers the start-up path placed from the cached status move if that was wrong.
         await ls.proxy.runtime_changed()
         await ls.proxy.sync_folders()  # start the language servers: their capabilities are ours

@@ -17,13 +17,14 @@ import psutil
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from sero_ls import __version__
+from sero_ls import __version__, trace
 from sero_ls.lsp import framing, transport
 from sero_ls.lsp.protocol import SeroProtocol, raw_converter
 from sero_ls.proxy.front import Proxy
 from sero_ls.proxy.spec import ServerSpec
 from sero_ls.runtime.manager import RuntimeManager
 from sero_ls.runtime.model import FolderStatus
+from sero_ls.runtime.workflows import log_dir
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class SeroLanguageServer(LanguageServer):
         self.protocol.router = self.proxy
         self.manager.server_entries = self.proxy.entries
         self.shutdown_hooks.append(self.proxy.shutdown)
-        self.folder_hooks.append(self.proxy.sync_folders)
+        self.folder_hooks[:0] = [self.apply_trace_setting, self.proxy.sync_folders]
 
     # ---- helpers shared by the feature modules
 
@@ -108,6 +109,11 @@ class SeroLanguageServer(LanguageServer):
         if self.initialized.is_set():
             push_status(self, statuses)
             await self.proxy.runtime_changed()
+
+    async def apply_trace_setting(self) -> None:
+        """The `trace` setting: the most detailed level any folder asks for (one process)."""
+        levels = [st.settings.trace for st in self.manager.folders.values()]
+        trace.apply_folder_settings(levels, log_dir())
 
     # ---- lifecycle
 

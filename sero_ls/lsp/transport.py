@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from sero_ls import trace
 from sero_ls.lsp import framing
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ async def read_loop(messages: framing.MessageReader, handle: Handler, send: Send
             log.warning("unreadable message: %s", error)
             send(framing.error_response(None, framing.PARSE_ERROR, error or "parse error"))
             continue
+        trace.record("client", "sero-ls", body)
         try:
             handle(msg, body)  # the bytes too: forwarded as they came
         except Exception:

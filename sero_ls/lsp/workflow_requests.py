@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from sero_ls import trace
 from sero_ls.lsp.diagnostics import SOURCE
 from sero_ls.lsp.params import param
 from sero_ls.runtime import reasons as R
@@ -112,4 +113,4 @@ def register(ls: SeroLanguageServer) -> None:
     async def logs_request(ls: SeroLanguageServer, params: Any) -> dict[str, Any]:
         if params is not None and not isinstance(params, dict):
             param(params, "uri", str)  # raises the usual "params must be an object"
-        return {"logs": list_logs(log_dir(), own_log_file())}
+        return {"logs": list_logs(log_dir(), own_log_file(), trace.current_file())}

@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from sero_ls import trace
 from sero_ls.lsp import framing
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ class Connection:
         except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
             log.warning("[%s] write failed: %s", self.name, exc)
             return False
+        trace.record("sero-ls", self.name, body)
         return True
 
     async def request(self, method: str, params: Any, timeout: float) -> Any:  # noqa: ASYNC109
@@ -188,6 +190,7 @@ class Connection:
                 if msg is None:
                     log.warning("[%s] unreadable message from the server: %s", self.name, error)
                     continue
+                trace.record(self.name, "sero-ls", body)
                 if "method" not in msg and msg.get("id") in self._own:
                     fut = self._own.pop(msg["id"])
                     if not fut.done():

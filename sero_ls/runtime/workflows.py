@@ -226,9 +226,11 @@ def log_entry(name: str, kind: str, path: str | None) -> dict[str, Any]:
     }
 
 
-def list_logs(directory: Path, own_log: str | None) -> list[dict[str, Any]]:
+def list_logs(
+    directory: Path, own_log: str | None, trace_file: str | None = None
+) -> list[dict[str, Any]]:
     """Sero's known logs (always listed, present or not), every plugin's remote log found,
-    then sero-ls's own."""
+    then sero-ls's own, and its message trace while one is written."""
     out = [log_entry(name, "sero", str(directory / file)) for name, file in KNOWN_LOGS]
     try:
         names = sorted(os.listdir(directory))
@@ -239,4 +241,6 @@ def list_logs(directory: Path, own_log: str | None) -> list[dict[str, Any]]:
         if m:
             out.append(log_entry(f"remote-{m.group('plugin')}", "plugin", str(directory / file)))
     out.append(log_entry("sero-ls", "sero-ls", own_log))
+    if trace_file is not None:
+        out.append(log_entry("sero-ls-trace", "sero-ls-trace", trace_file))
     return out

@@ -264,7 +264,7 @@ def test_pure_parts_without_a_server(nvim: Nvim, tmp_path: Path) -> None:
 
     r = nvim.run("units", root / "a" / "x.py", setup=None, env={"SERO_TEST_ROOT": str(root)})
 
-    shared = {"containerBackend": "podman", "probeTimeout": 2}
+    shared = {"containerBackend": "podman", "probeTimeout": 2, "trace": "messages"}
     assert r["settings"]["outside"] == shared  # "a" does not contain "ab"
     assert r["settings"]["a"] == {**shared, "runtime": "host"}
     assert r["settings"]["ab"] == {**shared, "container": "inner"}  # the most specific wins

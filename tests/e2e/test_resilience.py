@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
@@ -66,6 +67,14 @@ async def open_with_unsaved_edit(s: Session, path: Path) -> str:
 UNSAVED_CALL = (BASE + "\n\n" + UNSAVED).splitlines().index("unsaved_fn()")
 
 
+def forwarded_hovers(trace: Path) -> int:
+    """How many hovers sero-ls has written to pylsp, from its message trace."""
+    entries = [json.loads(line) for line in trace.read_text().splitlines()]
+    return sum(
+        e["to"] == "pylsp" and e["message"].get("method") == "textDocument/hover" for e in entries
+    )
+
+
 @pytest.mark.parametrize("where", ["host", "container"])
 async def test_backend_killed_restarts_with_unsaved_text(
     tmp_path: Path, tmp_workspace: Path, request: pytest.FixtureRequest, where: str
@@ -77,7 +86,9 @@ async def test_backend_killed_restarts_with_unsaved_text(
     else:
         ctr = request.getfixturevalue("workspace_container")(tmp_workspace)
         settings["containerBackend"] = "podman"
-    async with session([tmp_workspace], tmp=tmp_path, settings=settings) as s:
+    trace = tmp_path / "trace.jsonl"
+    args = ("--trace", str(trace))
+    async with session([tmp_workspace], tmp=tmp_path, settings=settings, args=args) as s:
         note = await s.status.wait_for(
             lambda n: (
                 (server(n, tmp_workspace) or {}).get("state") == "running"
@@ -95,8 +106,12 @@ async def test_backend_killed_restarts_with_unsaved_text(
             inner = [p for p in pm.processes_in_container(ctr.name) if "pylsp" in p]
             assert inner, "pylsp is not running in the container"
         os.kill(pid, signal.SIGSTOP)
+        hovers = forwarded_hovers(trace)
         in_flight = asyncio.ensure_future(hover_text(s, uri, UNSAVED_CALL, 2))
-        await asyncio.sleep(0)  # let it be written
+        # In flight: sero-ls has written it to the stopped server (its trace says so).
+        async with asyncio.timeout(30):
+            while forwarded_hovers(trace) == hovers:  # noqa: ASYNC110 (a file: no event)
+                await asyncio.sleep(0.02)
         loop = asyncio.get_running_loop()
         killed_at = loop.time()
         for v in victims:

@@ -103,6 +103,14 @@ class CodeServer:
         """The extension's "Sero" output channel, as code-server logged it."""
         return "".join(p.read_text() for p in (self.home / "user" / "logs").rglob("Sero.log"))
 
+    def wait_output(self, what: str, ok: Callable[[str], bool], timeout: float = 30.0) -> str:
+        """The output channel once `ok` holds for it: code-server writes it to disk later."""
+        deadline = time.monotonic() + timeout
+        while not ok(text := self.output_channel()):
+            assert time.monotonic() < deadline, f"no {what} in the output channel:\n{text}"
+            time.sleep(0.1)
+        return text
+
     def open_url(self, target: Path) -> str:
         """The workbench URL for a folder or a .code-workspace file."""
         kind = "workspace" if target.suffix == ".code-workspace" else "folder"
@@ -359,7 +367,7 @@ def test_no_container_runtime_degrades_then_switch_to_host(
     assert texts[-1] == "$(device-desktop) Host"
     assert "$(warning) Host (degraded)" in texts
     assert not [d for d in state["diagnostics"] if d["code"] == "container-cli-missing"]
-    assert cs.output_channel().count("Starting sero-ls from") == 2, "no restart"
+    cs.wait_output("a restart", lambda text: text.count("Starting sero-ls from") == 2)
     assert state["folders"][0]["requested"] == "host", "the switch did not survive the restart"
 
 
@@ -373,7 +381,7 @@ def test_missing_server_says_how_to_install(workbench: Workbench, tmp_workspace:
     state = json.loads(cs.state_file.read_text())
     assert state["statusBar"]["text"] == "$(error) Sero: not installed"
     assert "pipx install sero-ls" in state["statusBar"]["tooltip"]
-    assert "PATH: no sero-ls" in cs.output_channel()
+    cs.wait_output("the lookup steps", lambda text: "PATH: no sero-ls" in text)
 
 
 def test_podman_container_then_stopped_outside_the_editor(
@@ -418,9 +426,8 @@ def test_podman_container_then_stopped_outside_the_editor(
     )
     assert stopped, "the driver never asked to stop the container"
     assert {"status-container.png", "status-container-stopped.png"} <= {p.name for p in run.shots}
-    assert "restarting sero-ls" in cs.output_channel(), (
-        "the settings change did not restart sero-ls"
-    )
+    text = cs.wait_output("the settings change", lambda text: "no restart" in text)
+    assert text.count("Starting sero-ls from") == 1, "a sero.* change restarted sero-ls"
     state = json.loads(cs.state_file.read_text())
     [status] = state["folders"]
     assert (status["mode"], status["degraded"], status["reason"]) == (
@@ -496,6 +503,67 @@ def test_definition_into_container_only_file(
     assert str(module["uri"]).endswith(probe), module
 
 
+def group_processes(cs: CodeServer, needle: str) -> dict[int, str]:
+    """pid -> command line of code-server's descendants whose command line contains `needle`."""
+    found = {}
+    for p in psutil.Process(cs.proc.pid).children(recursive=True):
+        try:
+            cmdline = " ".join(p.cmdline())
+        except psutil.Error:
+            continue
+        if needle in cmdline:
+            found[p.pid] = cmdline
+    return found
+
+
+def test_settings_change_reaches_sero_ls_without_a_restart(
+    workbench: Workbench, tmp_workspace: Path
+) -> None:
+    """A sero.* change: the same sero-ls and pylsp processes, a new server started beside them,
+    and the trace setting applied (its file written and offered by sero/logs)."""
+    settings: dict[str, object] = {"sero.runtime": "host", "sero.servers": PYLSP}
+    folder = write_workspace(tmp_workspace, settings)
+    logs = tmp_workspace.parent / "logs"
+    logs.mkdir()
+    cs = workbench.start("settings", {"SERO_LS_LOG_DIR": str(logs)})
+    before: dict[str, dict[int, str]] = {}
+
+    def change_settings() -> None:
+        before["sero-ls"] = group_processes(cs, "sero-ls serve")
+        before["pylsp"] = wait_until_found(cs, "pylsp")
+        assert len(before["sero-ls"]) == 1 and len(before["pylsp"]) == 1, before
+        servers = {**PYLSP, "second": {"command": ["pylsp", "-v"], "languages": ["python"]}}
+        write_workspace(
+            folder, {**settings, "sero.servers": servers, "sero.trace.proxy": "verbose"}
+        )
+
+    def check_applied() -> None:
+        deadline = time.monotonic() + 60
+        while len(group_processes(cs, "pylsp")) < 2 or not list(logs.glob("sero-ls-trace-*")):
+            assert time.monotonic() < deadline, "the new server or the trace never started"
+            time.sleep(0.1)
+        assert group_processes(cs, "sero-ls serve") == before["sero-ls"], "sero-ls restarted"
+        assert before["pylsp"].items() <= group_processes(cs, "pylsp").items(), "pylsp restarted"
+
+    run_driver(
+        cs, "settings", folder, {"change-settings": change_settings, "check-applied": check_applied}
+    )
+    [trace] = logs.glob("sero-ls-trace-*.jsonl")
+    [sero_ls_pid] = before["sero-ls"]
+    assert trace.name == f"sero-ls-trace-{sero_ls_pid}.jsonl"
+    assert '"to": "second"' in trace.read_text()
+    text = cs.wait_output("the settings change", lambda text: "no restart" in text)
+    assert text.count("Starting sero-ls from") == 1
+
+
+def wait_until_found(cs: CodeServer, needle: str, timeout: float = 60.0) -> dict[int, str]:
+    deadline = time.monotonic() + timeout
+    while not (found := group_processes(cs, needle)):
+        assert time.monotonic() < deadline, f"no {needle} process within {timeout} s"
+        time.sleep(0.1)
+    return found
+
+
 def test_trust_action_starts_the_servers_of_a_cloned_folder(
     workbench: Workbench, tmp_workspace: Path, tmp_path: Path
 ) -> None:
@@ -504,7 +572,7 @@ def test_trust_action_starts_the_servers_of_a_cloned_folder(
     (folder / ".sero").mkdir()
     (folder / ".sero" / "config.toml").write_text(
         'runtime = "host"\n\n[servers.x]\nlanguages = ["python"]\n'
-        f"command = [\"sh\", \"-c\", \"touch '{marker}'; exec pylsp\"]\n"
+        f'command = ["sh", "-c", "touch \'{marker}\'; exec pylsp"]\n'
     )
     cs = workbench.start("trust")
 

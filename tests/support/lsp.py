@@ -42,7 +42,7 @@ class Recorder:
     async def wait_for(
         self,
         predicate: Callable[[dict[str, Any]], bool],
-        timeout: float = 20.0,
+        timeout: float = 60.0,  # a deadline, not a wait: generous for a loaded machine
         what: str = "",
         after: int = 0,
     ) -> dict[str, Any]:

@@ -179,6 +179,7 @@ def create_workspace_container(
     command: Sequence[str] = ("sleep", "infinity"),
     labels: Mapping[str, str] | None = None,
     workdir: str | None = None,
+    init: bool = False,
 ) -> Container:
     """Create and start a container with `workspace` mounted at `dest`.
 
@@ -190,7 +191,7 @@ def create_workspace_container(
     """
     if hide_host_copy and image is None:
         _refuse_hiding_a_mount(workspace, [dest, *(m[1] for m in extra_mounts)])
-    argv = [PODMAN, "run", "-d", "--name", name, *run_flags()]
+    argv = [PODMAN, "run", "-d", "--name", name, *run_flags(), *(["--init"] if init else [])]
     if network is None:
         ensure_netns_shared()
     else:

@@ -180,7 +180,7 @@ def test_image_missing_gives_build_and_create(clis: dict[str, Backend]) -> None:
     assert_host_degraded(st, R.IMAGE_MISSING)
     assert st.remedy == [
         "podman build -t sero-node:latest -f apps/desktop/images/Dockerfile.sero-node .",
-        "podman run --name sero-my-proj -d --label ai.sero.managed=true "
+        "podman run --name sero-my-proj -d --init --label ai.sero.managed=true "
         "--label 'ai.sero.workspacePath=/home/u/my proj é' "
         "--volume '/home/u/my proj é:/workspace' sero-node:latest sleep infinity",
     ]
@@ -189,9 +189,10 @@ def test_image_missing_gives_build_and_create(clis: dict[str, Backend]) -> None:
 @pytest.mark.parametrize(
     ("backend", "create"),
     [
-        ("apple", "container run --name sero-my-proj -d"),
-        ("docker", "docker run --name sero-my-proj -d"),
-        ("podman", "podman run --name sero-my-proj -d"),
+        # an init as PID 1 reaps orphaned processes; Apple's CLI has no --init
+        ("apple", "container run --name sero-my-proj -d --label"),
+        ("docker", "docker run --name sero-my-proj -d --init --label"),
+        ("podman", "podman run --name sero-my-proj -d --init --label"),
     ],
 )
 def test_container_missing_create_per_backend(
@@ -251,7 +252,7 @@ def test_container_stale_keeps_container_mode(clis: dict[str, Backend]) -> None:
     assert all(c.available for c in st.capabilities)
     assert st.remedy == [
         "podman rm -f sero-proj",
-        "podman run --name sero-proj -d --label ai.sero.managed=true "
+        "podman run --name sero-proj -d --init --label ai.sero.managed=true "
         "--label 'ai.sero.workspacePath=/home/u/my proj é' "
         "--volume '/home/u/my proj é:/workspace' localhost/sero-node:latest sleep infinity",
     ]

@@ -1,6 +1,7 @@
 // Starting, stopping and restarting the one sero-ls hub that serves every workspace folder.
 import * as vscode from 'vscode';
 import {
+    DidChangeConfigurationNotification,
     LanguageClient,
     type LanguageClientOptions,
     type ServerOptions,
@@ -71,6 +72,9 @@ export class SeroClient implements vscode.Disposable {
     /** The LSP trace: on when this channel's log level is Trace; sero.trace.server picks the detail. */
     private traceChannel: vscode.LogOutputChannel | undefined;
 
+    /** The languages sero-ls was started for (see languagesChanged). */
+    private languages = '';
+
     constructor(
         private readonly output: vscode.LogOutputChannel,
         private readonly view: StatusView,
@@ -102,6 +106,26 @@ export class SeroClient implements vscode.Disposable {
                 },
             });
         });
+    }
+
+    /** Whether the languages the `servers` setting names differ from those sero-ls was started
+     * with (the document selector is fixed at start: a new language needs a restart). */
+    languagesChanged(): boolean {
+        const now = languagesFromSettings().sort().join(',');
+        return this.client !== undefined && now !== this.languages;
+    }
+
+    /** Tell the running sero-ls that sero.* settings changed (it pulls them per folder). */
+    async configurationChanged(): Promise<void> {
+        const client = this.client;
+        if (client?.state !== State.Running) {
+            return;
+        }
+        try {
+            await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { sero: serverSettings() } });
+        } catch (e) {
+            this.output.warn(`workspace/didChangeConfiguration failed: ${String(e)}`);
+        }
     }
 
     current(): LanguageClient | undefined {
@@ -163,6 +187,7 @@ export class SeroClient implements vscode.Disposable {
             transport: TransportKind.stdio,
             options: { cwd: folders[0], env: { ...process.env } },
         };
+        this.languages = languagesFromSettings().sort().join(',');
         const clientOptions = buildClientOptions(this.output, this.trace());
         const client = new LanguageClient(CLIENT_ID, CLIENT_NAME, serverOptions, clientOptions);
         this.client = client;

@@ -5,11 +5,11 @@ import { Commands } from './commands';
 import { ContainerFiles } from './containerFiles';
 import { CONTAINER_SCHEME } from './protocol';
 import { REPORT_SCHEME, ReportDocument } from './reportDocument';
-import { affectsSero, onlyTraceChanged } from './settings';
+import { affects, RESTART_KEYS, SERVER_SETTING_KEYS } from './settings';
 import { StatusView } from './status';
 import { stateFileWriter } from './testHook';
 
-const RESTART_DEBOUNCE_MS = 500;
+const SETTINGS_DEBOUNCE_MS = 500;
 
 let sero: SeroClient | undefined;
 
@@ -30,19 +30,32 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         context.subscriptions.push(hook);
     }
 
-    // Any sero.* change restarts sero-ls (debounced: typing in the settings editor fires often).
+    // A change of how sero-ls starts (serverPath, interpreter) or of the languages it is sent
+    // restarts it; any other sero.* change reaches the running sero-ls as
+    // workspace/didChangeConfiguration, and its language servers keep running. Debounced: typing
+    // in the settings editor fires often.
     let timer: NodeJS.Timeout | undefined;
+    let restart = false;
     const client = sero;
     context.subscriptions.push(
         vscode.workspace.onDidChangeConfiguration((event) => {
-            if (!affectsSero(event) || onlyTraceChanged(event)) {
-                return;
+            const startsDifferently = affects(event, RESTART_KEYS);
+            if (!startsDifferently && !affects(event, SERVER_SETTING_KEYS)) {
+                return; // e.g. sero.trace.server: languageclient reads it itself
             }
+            restart ||= startsDifferently;
             clearTimeout(timer);
             timer = setTimeout(() => {
-                output.info('sero.* settings changed: restarting sero-ls');
-                void client.restart().then(() => files.refreshOpen(CONTAINER_SCHEME));
-            }, RESTART_DEBOUNCE_MS);
+                const now = restart || client.languagesChanged();
+                restart = false;
+                if (now) {
+                    output.info('sero.* settings changed: restarting sero-ls');
+                    void client.restart().then(() => files.refreshOpen(CONTAINER_SCHEME));
+                } else {
+                    output.info('sero.* settings changed: sent to sero-ls (no restart)');
+                    void client.configurationChanged();
+                }
+            }, SETTINGS_DEBOUNCE_MS);
         }),
         vscode.workspace.onDidChangeWorkspaceFolders(() => {
             if (!client.current()) {

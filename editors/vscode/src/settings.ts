@@ -15,16 +15,23 @@ export const SERVER_KEYS = [
     'servers',
     'dockerfile',
     'pollInterval',
+    'trace',
 ] as const;
 
 export type ServerSettings = Record<(typeof SERVER_KEYS)[number], unknown>;
+
+/** Server keys whose VS Code setting has another name (`sero.trace` holds `trace.server`). */
+const VSCODE_KEY: Partial<Record<(typeof SERVER_KEYS)[number], string>> = { trace: 'trace.proxy' };
+
+/** Client keys that change how sero-ls is started: only these restart it. */
+export const RESTART_KEYS = ['serverPath', 'interpreter'] as const;
 
 /** The server's settings as seen from `scope` (a folder, a document, or undefined for the window). */
 export function serverSettings(scope?: vscode.ConfigurationScope): ServerSettings {
     const config = vscode.workspace.getConfiguration(SECTION, scope);
     const out = {} as ServerSettings;
     for (const key of SERVER_KEYS) {
-        out[key] = config.get(key) ?? null;
+        out[key] = config.get(VSCODE_KEY[key] ?? key) ?? null;
     }
     return out;
 }
@@ -42,19 +49,11 @@ export function clientSettings(): ClientSettings {
     };
 }
 
-/** Whether a configuration change touches any `sero.*` setting of any open folder. */
-export function affectsSero(event: vscode.ConfigurationChangeEvent): boolean {
-    if (event.affectsConfiguration(SECTION)) {
-        return true;
-    }
-    return (vscode.workspace.workspaceFolders ?? []).some((f) => event.affectsConfiguration(SECTION, f));
+/** Whether a configuration change touches `sero.<key>` (any of `keys`) for the window or any open folder. */
+export function affects(event: vscode.ConfigurationChangeEvent, keys: readonly string[]): boolean {
+    const scopes: (vscode.WorkspaceFolder | undefined)[] = [undefined, ...(vscode.workspace.workspaceFolders ?? [])];
+    return keys.some((k) => scopes.some((scope) => event.affectsConfiguration(`${SECTION}.${k}`, scope)));
 }
 
-/** Only the trace level changed: the client picks that up itself, no restart needed. */
-export function onlyTraceChanged(event: vscode.ConfigurationChangeEvent): boolean {
-    if (!event.affectsConfiguration(`${SECTION}.trace`)) {
-        return false;
-    }
-    const others = [...SERVER_KEYS, 'serverPath', 'interpreter'];
-    return !others.some((k) => event.affectsConfiguration(`${SECTION}.${k}`));
-}
+/** The `sero.*` keys sero-ls reads (sent with workspace/didChangeConfiguration, no restart). */
+export const SERVER_SETTING_KEYS: readonly string[] = SERVER_KEYS.map((k) => VSCODE_KEY[k] ?? k);

@@ -17,6 +17,7 @@ APPLE_CLI = "/usr/local/bin/container"
 
 class AppleBackend(Backend):
     name = "apple"
+    has_init = False  # `container run` has no --init (apple/container#1225)
     install_hint = f"Apple's container CLI (at {APPLE_CLI})"
     # Apple installs to /usr/local/bin; a `container` on PATH is accepted too.
     default_cli = (APPLE_CLI, "container")

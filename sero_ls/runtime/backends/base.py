@@ -35,6 +35,8 @@ class Backend(abc.ABC):
     name: ClassVar[str]
     install_hint: ClassVar[str]  # what to install, in words
     default_cli: ClassVar[tuple[str, ...]]
+    # `run --init`: an init as PID 1 that reaps orphans (docker, podman; not Apple's CLI)
+    has_init: ClassVar[bool] = True
 
     # The flag that names a remote engine (`containerContext`); None: the CLI has none.
     context_flag: ClassVar[str | None] = None
@@ -137,7 +139,7 @@ class Backend(abc.ABC):
 
     def create_args(self, name: str, folder: str, image: str) -> list[str]:
         return [
-            "run", "--name", name, "-d",
+            "run", "--name", name, "-d", *(["--init"] if self.has_init else []),
             "--label", "ai.sero.managed=true",
             "--label", f"ai.sero.workspacePath={folder}",
             "--volume", f"{folder}:/workspace",

@@ -44,7 +44,7 @@ function H.edit(path, client_name)
   vim.cmd.edit(vim.fn.fnameescape(path))
   local buf = vim.api.nvim_get_current_buf()
   H.R.filetype = vim.bo[buf].filetype
-  H.wait(15000, function()
+  H.wait(30000, function()
     return #vim.lsp.get_clients({ bufnr = buf, name = client_name or 'sero_ls' }) > 0
   end, 'the client to attach')
   return buf

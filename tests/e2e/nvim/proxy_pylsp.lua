@@ -24,6 +24,9 @@ H.run(function()
   assert(resp and not resp.err and resp.result, 'hover failed: ' .. vim.inspect(resp))
   local contents = resp.result.contents
   H.R.hover = type(contents) == 'table' and (contents.value or vim.inspect(contents)) or tostring(contents)
+  -- The wrapped server's status arrives by a sero/workspaceStatus request made on attach:
+  -- wait for it (not there yet on a busy machine when the hover is answered).
+  H.wait_statusline(30000, 'container')
   H.R.statusline = require('sero').statusline()
 
   -- Then the hub too, for the same folder; when it stops, the wrapped server's status remains.

@@ -9,6 +9,7 @@ H.run(function()
   local root = assert(os.getenv('SERO_TEST_ROOT'))
   config.apply({
     settings = { containerBackend = 'podman', probeTimeout = 2 },
+    trace = 'messages',
     folders = { [root .. '/a'] = { runtime = 'host' }, [root .. '/a/b/'] = { container = 'inner' } },
   })
   H.R.settings = {

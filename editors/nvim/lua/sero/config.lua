@@ -12,6 +12,7 @@ local M = {}
 ---@field notify? boolean one vim.notify when a folder becomes degraded (default true)
 ---@field statusline? sero.StatuslineOpts
 ---@field enable? boolean call vim.lsp.enable("sero_ls") (default true)
+---@field trace? "off"|"messages"|"verbose" sero-ls' message trace (the `trace` setting; :SeroLogs sero-ls-trace)
 
 M.defaults = {
   cmd = { 'sero-ls' },
@@ -68,6 +69,9 @@ end
 ---@return table
 function M.settings_for(path, client_settings)
   local out = vim.tbl_deep_extend('force', {}, client_settings or {}, M.options.settings or {})
+  if M.options.trace then
+    out.trace = M.options.trace
+  end
   if not path then
     return out
   end

@@ -236,15 +236,23 @@ const scenarios = {
         const before = state().events.length;
         await runCommand(page, 'Sero: Restart Language Servers');
         // While it restarts the indicator shows a placeholder ("Sero", no runtime).
-        await until('the indicator to show the restart', () => state().events.slice(before)
-            .some((e) => e.text.endsWith(' Sero')));
+        const placeholder = await until('the indicator to show the restart', () => {
+            const i = state().events.findIndex((e, n) => n >= before && e.text.endsWith(' Sero'));
+            return i >= 0 ? i + 1 : 0;
+        });
+        // The final state, not a transient one: the extension's own record has moved past the
+        // placeholder to Host (the DOM may still show the Host from before the restart).
+        await until('Host after the restart', () => {
+            const events = state().events;
+            return events.length > placeholder && events[events.length - 1].text === '$(device-desktop) Host';
+        });
         await waitStatus(page, 'Host');
     },
 
     // A folder backed by a running podman container; stopping it outside the editor degrades the folder.
     async container(page) {
         await openWorkbench(page);
-        // The folder's settings point at a missing CLI first; fixing them restarts sero-ls.
+        // The folder's settings point at a missing CLI first; fixing them reaches sero-ls (no restart).
         await waitStatus(page, 'Host (degraded)');
         await step('fix-settings');
         await waitStatus(page, 'Container', 60000);
@@ -274,6 +282,17 @@ const scenarios = {
         await waitStatus(page, 'Host (degraded)', 60000);
         await shotStatusBar(page, 'status-container-stopped');
         await tooltip(page, 'container-not-running', 'tooltip-container-stopped');
+    },
+
+    // sero.* changes in the folder's settings reach the running sero-ls without a restart.
+    async settings(page) {
+        await openWorkbench(page);
+        await waitStatus(page, 'Host');
+        await openFile(page, 'main.py');
+        await step('change-settings');
+        await step('check-applied');
+        await waitStatus(page, 'Host');
+        await shotStatusBar(page, 'status-settings-applied');
     },
 
     // No sero-ls anywhere: the indicator and a notification say so, with the install command.
