@@ -14,7 +14,8 @@ rust-analyzer's proc-macro server), and a worker may ignore SIGTERM. Three tools
   snapshots the server's descendants (``/proc``, else ``ps``), TERMs them and the
   server's process group, and KILLs whatever is left 2 s later: the group, the
   snapshot, and every descendant found again at that moment. A PID is only signalled
-  while its start time still matches the snapshot, so a reused PID is never hit. This
+  while its start time still matches the snapshot (the server's own is read when the
+  watchdog starts), so a reused PID is never hit. This
   needs no process group inside a container, so it also works where ``setsid`` is
   missing, and in Apple's, Docker's and Podman's exec alike.
 * ``kill_tree``: the same, from Python on the host (psutil), for a graceful stop.
@@ -49,8 +50,13 @@ TELL_PID = ["sh", "-c", TELL_PID_SCRIPT, "sero-ls-server"]
 # $1: the server's PID where the script runs. POSIX sh with `kill`, `sleep` and `cat`
 # (plus `ps` where there is no /proc, e.g. a macOS host).
 WATCHDOG_SCRIPT = """\
+started() { read -r l 2>/dev/null <"/proc/$1/stat" && set -- ${l##*) } && echo "${20}"; }
+s0=$(started "$1")
 cat >/dev/null
 g=$1
+# The PID names another process now (the server ended, and the PID was reused): not ours.
+s1=$(started "$g")
+[ -n "$s0" ] && [ -n "$s1" ] && [ "$s1" != "$s0" ] && exit 0
 # every process as "pid ppid start" (start: from /proc, else "-")
 table() {
   if [ -r /proc/self/stat ]; then
