@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup doctor test lint bench clean
+.PHONY: setup doctor test test-peer lint bench clean
 
 setup:
 	bash scripts/setup
@@ -15,6 +15,12 @@ doctor: setup
 test:
 	bash scripts/setup --test
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# Wrapper transparency (#12): jedi-language-server's own suite, directly and through
+# `sero-ls proxy --` on the host and in a Podman container (about 10 minutes; see bench/RESULTS.md)
+test-peer:
+	bash scripts/setup --test
+	$(BIN)/python bench/peer_suite.py $(PEER_MODES)
 
 lint:
 	$(BIN)/ruff check sero_ls tests bench
