@@ -33,6 +33,14 @@ RUFF = [str(BIN / "ruff"), "server"]
 MISSING = [c[0] for c in (PYRIGHT, RUFF) if not os.access(c[0], os.X_OK)]
 
 NOT_BUILT = "#12: hub merge policies / diagnostics store not built yet"
+# Only an AssertionError (what the editor sees) counts as the expected failure; anything
+# that goes wrong before (a server alone, the hub not starting them, the crashes) is a
+# SetupError and fails the test for real.
+xfail_until_merged = pytest.mark.xfail(strict=True, raises=AssertionError, reason=NOT_BUILT)
+
+
+class SetupError(RuntimeError):
+    """The test could not get to its check."""
 
 pytestmark = [
     pytest.mark.timeout(240),
@@ -170,7 +178,7 @@ async def run_alone(place: Place, server: str, argv: list[str]) -> Direct:
             return await measure(client, root, server)
         except (EOFError, TimeoutError) as exc:
             tail = b"".join(client.stderr_tail[-10:]).decode(errors="replace")
-            raise AssertionError(f"{server} alone ({place.name}): {exc!r}\n{tail}") from exc
+            raise SetupError(f"{server} alone ({place.name}): {exc!r}\n{tail}") from exc
 
 
 async def measure(client: RawClient, root: str, server: str) -> Direct:
@@ -235,7 +243,7 @@ class Hub:
                         break
                     await asyncio.sleep(0.1)  # polls the status; the deadline bounds it
         except TimeoutError:
-            raise AssertionError(f"{what}: {await self.servers()}") from None
+            raise SetupError(f"{what}: {await self.servers()}") from None
         return servers
 
     def ruff_processes(self) -> list[psutil.Process]:
@@ -272,7 +280,8 @@ async def hub(place: Place, tmp_path: Path) -> AsyncIterator[Hub]:
             and all(x["state"] == "running" for x in s.values()),
             "pyright and ruff do not both run",
         )
-        assert {s["mode"] for s in running.values()} == {place.name}
+        if {s["mode"] for s in running.values()} != {place.name}:
+            raise SetupError(f"the servers do not run on the {place.name}: {running}")
         open_doc(client, h.uri)
         await client.drain()
         # Both servers have analysed the file and published through the hub (the editor
@@ -300,7 +309,7 @@ async def shows(h: Hub, want: list[dict[str, Any]], what: str, timeout: float = 
         )
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_BUILT)
+@xfail_until_merged
 async def test_the_editor_sees_the_union_of_both_servers(place: Place, tmp_path: Path) -> None:
     alone = await direct(place)
     async with hub(place, tmp_path) as h:
@@ -308,10 +317,11 @@ async def test_the_editor_sees_the_union_of_both_servers(place: Place, tmp_path:
         await shows(h, union, "the union of what pyright and ruff publish alone")
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_BUILT)
+@xfail_until_merged
 async def test_code_actions_of_both_servers(place: Place, tmp_path: Path) -> None:
     alone = await direct(place)
-    assert any("F401" in t for t in alone["ruff"]["actions"]), alone["ruff"]["actions"]
+    if not any("F401" in t for t in alone["ruff"]["actions"]):
+        raise SetupError(f"ruff alone offers no F401 action: {alone['ruff']['actions']}")
     async with hub(place, tmp_path) as h:
         # As VS Code does: every diagnostic the editor has in the range, whichever server's.
         union = alone["pyright"]["diagnostics"] + alone["ruff"]["diagnostics"]
@@ -331,7 +341,7 @@ async def test_code_actions_of_both_servers(place: Place, tmp_path: Path) -> Non
         )
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_BUILT)
+@xfail_until_merged
 @pytest.mark.parametrize("how", ["gives up", "is removed"])
 async def test_when_ruff_is_gone_its_diagnostics_go(place: Place, how: str, tmp_path: Path) -> None:
     alone = await direct(place)
@@ -357,7 +367,8 @@ async def test_when_ruff_is_gone_its_diagnostics_go(place: Place, how: str, tmp_
             await h.client.drain()
             await h.until(lambda s: "ruff" not in s, "ruff still runs after its removal")
         servers = await h.servers()
-        assert servers["pyright"]["state"] == "running", servers
+        if servers["pyright"]["state"] != "running":
+            raise SetupError(f"pyright does not run: {servers}")
         await shows(h, alone["pyright"]["diagnostics"], f"pyright's alone once ruff {how}")
 
 
@@ -366,7 +377,7 @@ async def crash(h: Hub, times: int, already: int = 0) -> None:
     again: `times` crashes after `already` ones (the hub gives up at the 6th in a minute)."""
     seen: set[int] = set()
     for n in range(already + 1, already + times + 1):
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(60):  # TimeoutError: a real failure, not the xfail
             while True:
                 running = (await h.servers())["ruff"]["state"] == "running"
                 procs = [p for p in await asyncio.to_thread(h.ruff_processes)
