@@ -17,7 +17,8 @@ test:
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 # Wrapper transparency (#12): jedi-language-server's own suite, directly and through
-# `sero-ls proxy --` on the host and in a Podman container (about 10 minutes; see bench/RESULTS.md)
+# `sero-ls proxy --` on the host and in a Podman container (about 10 minutes; see
+# bench/RESULTS.md). PEER_MODES="direct host container" (the default) picks the runs.
 test-peer:
 	bash scripts/setup --test
 	$(BIN)/python bench/peer_suite.py $(PEER_MODES)
