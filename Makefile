@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup doctor test test-under-load lint bench dist clean
+.PHONY: setup doctor test test-under-load test-peer lint bench dist clean
 
 setup:
 	bash scripts/setup
@@ -25,6 +25,13 @@ test-under-load:
 dist:
 	bash scripts/setup --test
 	bash scripts/dist
+
+# Wrapper transparency (#12): jedi-language-server's own suite, directly and through
+# `sero-ls proxy --` on the host and in a Podman container (about 10 minutes; see
+# bench/RESULTS.md). PEER_MODES="direct host container" (the default) picks the runs.
+test-peer:
+	bash scripts/setup --test
+	$(BIN)/python bench/peer_suite.py $(PEER_MODES)
 
 lint:
 	$(BIN)/ruff check sero_ls tests bench

@@ -12,34 +12,18 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import os
-import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import psutil
-
 from sero_ls import trace
 from sero_ls.lsp import framing
+from sero_ls.proxy.process_tree import PID_MARK, kill_tree
+from sero_ls.proxy.process_tree import TELL_PID as TELL_PID  # re-exported for the hub
+from sero_ls.proxy.process_tree import WATCHDOG as WATCHDOG
 
 log = logging.getLogger(__name__)
 
 _ids = itertools.count(1)
-
-# Prefix a command so that it first tells its own PID (as seen where it runs) on stderr.
-PID_MARK = "sero-ls-pid:"
-TELL_PID = ["sh", "-c", f'echo "{PID_MARK}$$" >&2; exec "$@"', "sero-ls-server"]
-
-# The watchdog: ends the server ($1) once its own stdin closes, which happens when
-# sero-ls stops it or when sero-ls dies in any way (SIGKILL included): the pipe's
-# write end was sero-ls'. TERM first (its process group, else itself), KILL 2 s later.
-WATCHDOG_SCRIPT = (
-    'cat >/dev/null; kill -0 "$1" 2>/dev/null || exit 0; '
-    'kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null; i=0; '
-    'while kill -0 "$1" 2>/dev/null && [ "$i" -lt 20 ]; do sleep 0.1; i=$((i+1)); done; '
-    'kill -KILL -- "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null; exit 0'
-)
-WATCHDOG = ["sh", "-c", WATCHDOG_SCRIPT, "sero-ls-watchdog"]
 
 
 class BackendError(Exception):
@@ -287,23 +271,3 @@ class Connection:
         except TimeoutError:
             await kill_tree(dog.pid)
 
-
-async def kill_tree(pid: int, grace: float = 2.0) -> None:
-    """SIGTERM a process and all its descendants (snapshot first), SIGKILL the survivors."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        return
-    except psutil.AccessDenied:
-        procs = []
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            p.terminate()
-    loop = asyncio.get_running_loop()
-    _, alive = await loop.run_in_executor(None, lambda: psutil.wait_procs(procs, timeout=grace))
-    for p in alive:
-        with contextlib.suppress(psutil.Error):
-            p.kill()
