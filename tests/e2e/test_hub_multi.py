@@ -4,9 +4,9 @@ container. The baseline is each server run alone, directly (its own process on t
 or a plain `podman exec -i` in the container), in the same test: through the hub the
 editor must see the union of what each publishes, every server's code actions, and none
 of the diagnostics of a server that is gone (gave up after crashes, or removed from the
-settings) while the other's stay. Issue #12: today the hub forwards each
-`publishDiagnostics` unchanged (the later one replaces the earlier in the editor) and asks
-only the first server for code actions; the tests are strict xfails until it merges."""
+settings) while the other's stay (issue #12: the hub used to forward each
+`publishDiagnostics` unchanged, so the later one replaced the earlier in the editor, and
+asked only the first server for code actions)."""
 
 from __future__ import annotations
 
@@ -32,21 +32,14 @@ PYRIGHT = [str(BIN / "pyright-langserver"), "--stdio"]
 RUFF = [str(BIN / "ruff"), "server"]
 MISSING = [c[0] for c in (PYRIGHT, RUFF) if not os.access(c[0], os.X_OK)]
 
-NOT_BUILT = "#12: hub merge policies / diagnostics store not built yet"
-# Only an AssertionError (what the editor sees) counts as the expected failure; anything
-# that goes wrong before (a server alone, the hub not starting them, the crashes) is a
-# SetupError and fails the test for real.
-xfail_until_merged = pytest.mark.xfail(strict=True, raises=AssertionError, reason=NOT_BUILT)
-
 
 class SetupError(RuntimeError):
     """The test could not get to its check."""
 
+
 pytestmark = [
     pytest.mark.timeout(240),
-    pytest.mark.skipif(
-        bool(MISSING), reason=f"missing {MISSING}: run bash scripts/setup --test"
-    ),
+    pytest.mark.skipif(bool(MISSING), reason=f"missing {MISSING}: run bash scripts/setup --test"),
 ]
 
 # An unused import (ruff F401; a pyright "not accessed" hint) and a type error (pyright).
@@ -70,8 +63,13 @@ CAPABILITIES: dict[str, Any] = {
         "codeAction": {
             "codeActionLiteralSupport": {
                 "codeActionKind": {
-                    "valueSet": ["quickfix", "refactor", "source", "source.organizeImports",
-                                 "source.fixAll"]
+                    "valueSet": [
+                        "quickfix",
+                        "refactor",
+                        "source",
+                        "source.organizeImports",
+                        "source.fixAll",
+                    ]
                 }
             },
             "resolveSupport": {"properties": ["edit"]},
@@ -88,8 +86,9 @@ def canon(diags: list[dict[str, Any]]) -> list[str]:
 
 
 def brief(diags: list[dict[str, Any]]) -> list[str]:
-    return sorted(f"{d.get('source')} {d.get('code')}: {d['message'].splitlines()[0]}"
-                  for d in diags)
+    return sorted(
+        f"{d.get('source')} {d.get('code')}: {d['message'].splitlines()[0]}" for d in diags
+    )
 
 
 def overlaps(d: dict[str, Any], rng: dict[str, Any]) -> bool:
@@ -276,8 +275,9 @@ async def hub(place: Place, tmp_path: Path) -> AsyncIterator[Hub]:
         client.handlers["workspace/configuration"] = configuration
         await client.initialize(init_params(str(place.ws), place.settings({})), timeout=90)
         running = await h.until(
-            lambda s: {"pyright", "ruff"} <= set(s)
-            and all(x["state"] == "running" for x in s.values()),
+            lambda s: (
+                {"pyright", "ruff"} <= set(s) and all(x["state"] == "running" for x in s.values())
+            ),
             "pyright and ruff do not both run",
         )
         if {s["mode"] for s in running.values()} != {place.name}:
@@ -309,7 +309,6 @@ async def shows(h: Hub, want: list[dict[str, Any]], what: str, timeout: float = 
         )
 
 
-@xfail_until_merged
 async def test_the_editor_sees_the_union_of_both_servers(place: Place, tmp_path: Path) -> None:
     alone = await direct(place)
     async with hub(place, tmp_path) as h:
@@ -317,7 +316,6 @@ async def test_the_editor_sees_the_union_of_both_servers(place: Place, tmp_path:
         await shows(h, union, "the union of what pyright and ruff publish alone")
 
 
-@xfail_until_merged
 async def test_code_actions_of_both_servers(place: Place, tmp_path: Path) -> None:
     alone = await direct(place)
     if not any("F401" in t for t in alone["ruff"]["actions"]):
@@ -341,7 +339,6 @@ async def test_code_actions_of_both_servers(place: Place, tmp_path: Path) -> Non
         )
 
 
-@xfail_until_merged
 @pytest.mark.parametrize("how", ["gives up", "is removed"])
 async def test_when_ruff_is_gone_its_diagnostics_go(place: Place, how: str, tmp_path: Path) -> None:
     alone = await direct(place)
@@ -377,7 +374,7 @@ async def crash(h: Hub, times: int, already: int = 0) -> None:
     again: `times` crashes after `already` ones (the hub gives up at the 6th in a minute)."""
     seen: set[int] = set()
     for n in range(already + 1, already + times + 1):
-        async with asyncio.timeout(60):  # TimeoutError: a real failure, not the xfail
+        async with asyncio.timeout(60):
             while True:
                 running = (await h.servers())["ruff"]["state"] == "running"
                 procs = [p for p in await asyncio.to_thread(h.ruff_processes)
