@@ -270,4 +270,3 @@ class Connection:
                 await dog.wait()
         except TimeoutError:
             await kill_tree(dog.pid)
-

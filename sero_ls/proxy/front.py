@@ -11,6 +11,7 @@ import copy
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from sero_ls.lsp.framing import INTERNAL_ERROR
 from sero_ls.proxy import advertise
 from sero_ls.proxy.instance import Instance
 from sero_ls.proxy.pathmap import SCHEME
@@ -42,8 +43,8 @@ class Proxy:
     def server_ready(self, inst: Instance) -> None:
         self.router.server_ready(inst)
 
-    def server_gone(self, inst: Instance, why: str) -> None:
-        self.router.server_gone(inst, why)
+    def server_gone(self, inst: Instance, why: str, code: int = INTERNAL_ERROR) -> None:
+        self.router.server_gone(inst, why, code)
 
     def server_failed(self, inst: Instance) -> None:
         self.router.server_failed(inst)

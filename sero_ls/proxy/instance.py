@@ -3,6 +3,7 @@ state as the supervisor and the router see it (no behaviour beyond small queries
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -51,6 +52,7 @@ class Instance:
     open_docs: set[str] = attrs.field(factory=set)  # URIs this server has been sent didOpen for
     crashes: list[float] = attrs.field(factory=list)  # monotonic times of recent crashes
     generation: int = 0  # new for each process: a tag from an older one is stale
+    start_lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)  # one start at a time
 
     def next_restart_delay(self) -> float | None:
         """Backoff after a crash: fast first retry, growing delays; None: give up (too many
@@ -109,17 +111,10 @@ class Instance:
 
     def commands(self) -> list[str]:
         """The command ids it declared, statically and by dynamic registration."""
-        provider = self.capabilities.get("executeCommandProvider")
-        out = (
-            [c for c in (provider or {}).get("commands") or [] if isinstance(c, str)]
-            if (isinstance(provider, dict))
-            else []
-        )
+        out = _command_ids(self.capabilities.get("executeCommandProvider"))
         for reg in self.registrations.values():
             if reg.get("method") == "workspace/executeCommand":
-                options = reg.get("registerOptions")
-                cmds = options.get("commands") if isinstance(options, dict) else None
-                out += [c for c in cmds or [] if isinstance(c, str)]
+                out += _command_ids(reg.get("registerOptions"))
         return out
 
     def registered(self, method: str) -> bool:
@@ -136,3 +131,9 @@ class Instance:
             reason=self.reason,
             message=self.message,
         )
+
+
+def _command_ids(options: Any) -> list[str]:
+    """The `commands` of ExecuteCommandOptions (static or registered)."""
+    cmds = options.get("commands") if isinstance(options, dict) else None
+    return [c for c in cmds if isinstance(c, str)] if isinstance(cmds, list) else []

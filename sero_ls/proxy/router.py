@@ -192,15 +192,14 @@ class Router:
             if p is not None:
                 p.sent = True
 
-    def server_gone(self, inst: Instance, why: str) -> None:
-        """Settle what the process had: requests sent to it get an error (a merge goes on
-        without it), its diagnostics, registrations and progress are withdrawn."""
+    def server_gone(self, inst: Instance, why: str, code: int = framing.INTERNAL_ERROR) -> None:
+        """Settle what the process had: requests sent to it get error ``code`` (a merge goes
+        on without it), its diagnostics, registrations and progress are withdrawn."""
         self._routes.clear()
         inst.open_docs.clear()
         for key, p in list(self.inflight.items()):
             if p.inst is inst and p.sent:
                 del self.inflight[key]
-                code = framing.CONTENT_MODIFIED if "moved" in why else framing.INTERNAL_ERROR
                 self._settle(p, error={"code": code, "message": why})
         for cid, req in list(self.server_requests.items()):
             if req.inst is inst:
@@ -222,19 +221,14 @@ class Router:
 
     def server_failed(self, inst: Instance) -> None:
         """The server will not run: what waited for it, queued or not, is answered now."""
-        self.server_gone(inst, f"{inst.name} is not running: {inst.message}")
+        error = not_running(inst)
+        self.server_gone(inst, error["message"])
         queued, inst.queue = inst.queue, []
         for msg, _ in queued:
             key = (inst.key, msg.get("id"))
             p = self.inflight.pop(key, None) if "id" in msg else None
             if p is not None:
-                self._settle(
-                    p,
-                    error={
-                        "code": framing.INTERNAL_ERROR,
-                        "message": f"{inst.name} is not running: {inst.message}",
-                    },
-                )
+                self._settle(p, error=error)
 
     def _withdraw_registrations(self, inst: Instance) -> None:
         if not inst.registrations:
@@ -628,13 +622,7 @@ class Router:
             return True  # queued until the server is ready
         if not sent:
             self.inflight.pop((inst.key, msg["id"]), None)
-            self._settle(
-                p,
-                error={
-                    "code": framing.INTERNAL_ERROR,
-                    "message": f"{inst.name} is not running: {inst.message}",
-                },
-            )
+            self._settle(p, error=not_running(inst))
             return True
         p.sent = True
         return True
@@ -1072,6 +1060,14 @@ class Router:
         if folder is None:
             return []
         return [i for i in self.servers.of_folder(folder) if i.spec.handles(lang)]
+
+
+def not_running(inst: Instance) -> dict[str, Any]:
+    """The error of a request a server cannot take (it failed, gave up or stopped)."""
+    return {
+        "code": framing.INTERNAL_ERROR,
+        "message": f"{inst.name} is not running: {inst.message}",
+    }
 
 
 def _incomplete(result: Any) -> bool:

@@ -20,6 +20,7 @@ import shutil
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
+from sero_ls.lsp.framing import CONTENT_MODIFIED, INTERNAL_ERROR
 from sero_ls.proxy import urimap
 from sero_ls.proxy.connection import BackendError, Connection
 from sero_ls.proxy.instance import Instance
@@ -42,8 +43,9 @@ class Events(Protocol):
     def server_ready(self, inst: Instance) -> None:
         """The server answered initialize: replay the open documents, flush its queue."""
 
-    def server_gone(self, inst: Instance, why: str) -> None:
-        """The server's process ended or is being replaced: settle what waits on it."""
+    def server_gone(self, inst: Instance, why: str, code: int = INTERNAL_ERROR) -> None:
+        """The server's process ended or is being replaced: settle what waits on it (the
+        requests it had get JSON-RPC error ``code``)."""
 
     def server_failed(self, inst: Instance) -> None:
         """The server will not run (gave up, missing command): answer what it queued."""
@@ -82,7 +84,6 @@ class Supervisor:
         self.last_configuration: dict[str, Any] | None = None  # wrapper: replayed on restart
         self.stopping = False
         self._spawn = spawn or asyncio.ensure_future
-        self._starts: dict[int, asyncio.Lock] = {}
 
     # ---------------------------------------------------------------- the directory
 
@@ -179,7 +180,9 @@ class Supervisor:
         """Replace the server's process (a move, or the user's restart: not a crash)."""
         old = inst.conn
         inst.state = "restarting"
-        self.events.server_gone(inst, f"{inst.name} is being moved" if moving else "restart")
+        # ContentModified: the request may be asked again, of the replacing process
+        what = "moved" if moving else "restarted"
+        self.events.server_gone(inst, f"{inst.name} is being {what}", CONTENT_MODIFIED)
         if old is not None:
             old.on_exit = None
             await old.stop(graceful=True, timeout=2.0)
@@ -206,8 +209,7 @@ class Supervisor:
     # ---------------------------------------------------------------- start
 
     async def _start(self, inst: Instance) -> None:
-        lock = self._starts.setdefault(id(inst), asyncio.Lock())
-        async with lock:
+        async with inst.start_lock:
             if inst.state == "stopped" or self.stopping:
                 return
             await self._start_locked(inst)
