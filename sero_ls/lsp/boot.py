@@ -32,9 +32,9 @@ from sero_ls.proxy.front import Proxy
 from sero_ls.proxy.spec import ServerSpec
 from sero_ls.runtime import status_cache
 from sero_ls.runtime.manager import RuntimeManager
-from sero_ls.runtime.model import from_json
+from sero_ls.runtime.model import FolderStatus, from_json
 from sero_ls.runtime.workflows import log_dir
-from sero_ls.settings import settings_from_init_options
+from sero_ls.settings import Settings, settings_from_init_options
 from sero_ls.uris import path_to_uri
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class Boot:
         servers now; False when a folder has none (then it is resolved first)."""
         for st in self.manager.folders.values():
             entry = status_cache.read(st.folder.path)
-            status = from_json(entry.status) if entry is not None else None
+            status = guess(entry.status, st.settings) if entry is not None else None
             if status is None:
                 return False
             st.status = status
@@ -239,3 +239,20 @@ class Boot:
 async def run_stdio(wrapper: ServerSpec | None = None, folder: str | None = None) -> int:
     reader, writer = await transport.stdio_streams()
     return await Boot(writer, wrapper=wrapper, folder=folder).run(reader)
+
+
+def guess(cached: Any, settings: Settings) -> FolderStatus | None:
+    """A cached status as a guess for the folder's settings now; None when it was resolved
+    under other settings (another `runtime`, backend or container: it says nothing then)."""
+    status = from_json(cached)
+    if status is None or status.requested != settings.runtime:
+        return None
+    backend = settings.container_backend
+    if backend != "auto" and status.mode == "container" and status.runtime.backend != backend:
+        return None
+    container = status.runtime.container
+    if settings.container and (
+        container is None or settings.container not in (container.id, container.name)
+    ):
+        return None
+    return status

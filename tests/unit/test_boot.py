@@ -3,15 +3,18 @@ the folders an initialize request names."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from lsprotocol import types
 from pytest_lsp import client_capabilities
 
-from sero_ls.lsp.boot import initial_folders
+from sero_ls.lsp.boot import guess, initial_folders
 from sero_ls.lsp.own_capabilities import own_capabilities
 from sero_ls.lsp.server import SeroLanguageServer
+from sero_ls.settings import Settings
+from tests.support.status_cli import sample_status
 
 
 def pygls_capabilities(profile: str | None) -> dict[str, Any]:
@@ -50,3 +53,19 @@ def test_initial_folders() -> None:
     ]
     assert initial_folders({}, wrapper=False, default=None) == []
     assert initial_folders(None, wrapper=True, default="/w") == [("file:///w", None)]
+
+
+def test_a_cached_status_is_a_guess_only_for_the_settings_it_was_resolved_under(
+    tmp_path: Path,
+) -> None:
+    cached = sample_status(tmp_path, mode="container", requested="auto")
+    assert guess(cached, Settings()) is not None
+    assert guess(cached, Settings(runtime="host")) is None  # resolved for auto
+    assert guess(cached, Settings(container_backend="podman")) is not None
+    assert guess(cached, Settings(container_backend="docker")) is None
+    assert guess(cached, Settings(container="sero-proj")) is not None
+    assert guess(cached, Settings(container="another")) is None
+    host = sample_status(tmp_path, mode="host", requested="host", container=None)
+    assert guess(host, Settings(runtime="host", container_backend="docker")) is not None
+    assert guess(host, Settings()) is None
+    assert guess({"not": "a status"}, Settings()) is None
