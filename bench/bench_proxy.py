@@ -234,7 +234,7 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
         for m in modes:
             value = results[m][key]
             cell = fmt.format(value)
-            if direct is not None and m != "direct":
+            if direct is not None and m != "direct" and direct[key]:
                 cell += f" ({value / direct[key]:.2f}x)"
             cells.append(f"{cell:>24}")
         print(f"{label:22}" + "".join(cells))

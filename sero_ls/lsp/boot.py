@@ -99,7 +99,7 @@ class _WriterPort:
 
     def send_body(self, body: bytes) -> None:
         trace.record("sero-ls", "client", body)
-        self.writer.write(framing.encode_frame(body))
+        transport.write_frame(self.writer, body)
 
 
 class Boot:
@@ -238,7 +238,7 @@ class Boot:
 
 async def run_stdio(wrapper: ServerSpec | None = None, folder: str | None = None) -> int:
     reader, writer = await transport.stdio_streams()
-    return await Boot(writer, wrapper=wrapper, folder=folder).run(reader)
+    return await Boot(transport.BatchWriter(writer), wrapper=wrapper, folder=folder).run(reader)
 
 
 def guess(cached: Any, settings: Settings) -> FolderStatus | None:

@@ -26,7 +26,7 @@ from pygls.protocol.json_rpc import (
 )
 
 from sero_ls import trace
-from sero_ls.lsp import framing
+from sero_ls.lsp import framing, transport
 from sero_ls.lsp.boot import LOCAL_METHODS, SHARED_NOTIFICATIONS
 from sero_ls.lsp.transport import valid_id
 
@@ -205,7 +205,7 @@ class SeroProtocol(LanguageServerProtocol):
             log.error("no transport to write to")
             return
         trace.record("sero-ls", "client", body)
-        self.writer.write(framing.encode_frame(body))
+        transport.write_frame(self.writer, body)
 
     def _send_data(self, data: Any) -> None:
         """pygls' own writes (sero-ls' answers and notifications), traced."""

@@ -18,7 +18,6 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from sero_ls import __version__, trace
-from sero_ls.lsp import framing, transport
 from sero_ls.lsp.protocol import SeroProtocol, raw_converter
 from sero_ls.proxy.front import Proxy
 from sero_ls.proxy.spec import ServerSpec
@@ -127,14 +126,6 @@ class SeroLanguageServer(LanguageServer):
             await asyncio.sleep(2.0)
         log.warning("the editor process %d is gone: exiting", pid)
         self.request_exit(1)
-
-    async def serve(self, reader: Any, writer: Any) -> int:
-        self.protocol.set_writer(writer, include_headers=True)
-        messages = framing.MessageReader(reader)
-        reading = asyncio.ensure_future(
-            transport.read_loop(messages, self.protocol.handle_raw, self.protocol.send_raw)
-        )
-        return await self.run(reading, writer)
 
     async def run(self, reading: asyncio.Future[Any], writer: Any) -> int:
         """Until the client goes or says exit; then stop everything; the exit code."""

@@ -111,6 +111,7 @@ async def run_tcp(host: str, port: int, token: str | None) -> int:
         from sero_ls.lsp.server import SeroLanguageServer
 
         server = SeroLanguageServer()
+        writer = transport.BatchWriter(writer)  # type: ignore[assignment]
         server.protocol.set_writer(writer, include_headers=True)
         proto = server.protocol
 

@@ -36,7 +36,10 @@ async def read_loop(messages: framing.MessageReader, handle: Handler, send: Send
     ``send`` answers what cannot be read."""
     while True:
         try:
-            body = await messages.read()
+            body = messages.buffered()
+            if body is None:
+                flush_all()  # a burst is routed: out with it before waiting for more
+                body = await messages.read()
         except framing.FrameError as exc:
             log.warning("bad frame from the client: %s", exc)
             if exc.fatal:
@@ -59,6 +62,90 @@ async def read_loop(messages: framing.MessageReader, handle: Handler, send: Send
             if "method" in msg and "id" in msg:
                 msg_id = msg["id"] if valid_id(msg["id"]) else None
                 send(framing.error_response(msg_id, framing.INTERNAL_ERROR, "internal error"))
+
+
+class BatchWriter:
+    """A stream writer whose writes within one turn of the event loop go out as one write.
+
+    Forwarding writes one frame per message; on a busy machine each ``write(2)`` (and the
+    wake-up of the reader it causes) costs more than routing the message did. Frames queued
+    while sero-ls works through what it has read are joined and written once the loop turns
+    (``call_soon``), in the order they were queued: the reader sees the same bytes, sooner.
+    A read loop that has worked through everything buffered calls :func:`flush_all` before
+    it waits for more, which writes sooner than the loop's next turn would.
+    Everything else (``drain``, ``close``, ``get_extra_info``, ...) is the wrapped writer's;
+    ``drain`` and ``close`` flush first."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop runs (the process is ending): write at once
+                self.writer.write(data)
+                return
+            _dirty.append(self)
+        self._pending.append(data)
+        self._size += len(data)
+
+    def write_frame(self, body: bytes) -> None:
+        """One message body as a frame (a large body is not copied into one)."""
+        if len(body) < JOIN_MAX:
+            self.write(framing.encode_frame(body))
+        else:
+            self.write(b"Content-Length: %d\r\n\r\n" % len(body))
+            self.write(body)
+
+    def flush(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        size, self._size = self._size, 0
+        try:
+            if len(pending) == 1:
+                self.writer.write(pending[0])
+            elif size < JOIN_MAX:
+                self.writer.write(b"".join(pending))
+            else:  # the transport copies what the pipe does not take at once: not twice
+                for data in pending:
+                    self.writer.write(data)
+        except (ConnectionError, RuntimeError) as exc:
+            log.warning("write of %d bytes failed: %s", size, exc)
+
+    async def drain(self) -> None:
+        self.flush()
+        await self.writer.drain()
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.writer, name)
+
+
+JOIN_MAX = 1 << 20
+"""Queued frames up to this size are joined into one write; larger ones go one by one."""
+_dirty: list[BatchWriter] = []  # writers with frames queued (flushed ones are no-ops)
+
+
+def write_frame(writer: Any, body: bytes) -> None:
+    """A message body as one frame to ``writer`` (a BatchWriter or a plain stream writer)."""
+    if isinstance(writer, BatchWriter):
+        writer.write_frame(body)
+    else:
+        writer.write(framing.encode_frame(body))
+
+
+def flush_all() -> None:
+    """Write every queued frame now (a read loop about to wait for input)."""
+    while _dirty:
+        _dirty.pop().flush()
 
 
 async def stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sero_ls import trace
-from sero_ls.lsp import framing
+from sero_ls.lsp import framing, transport
 from sero_ls.proxy.process_tree import PID_MARK, kill_tree
 from sero_ls.proxy.process_tree import TELL_PID as TELL_PID  # re-exported for the hub
 from sero_ls.proxy.process_tree import WATCHDOG as WATCHDOG
@@ -59,6 +59,7 @@ class Connection:
         self.on_exit = on_exit
         self.max_message = max_message
         self.proc: asyncio.subprocess.Process | None = None
+        self._stdin: transport.BatchWriter | None = None  # frames written once a loop turn
         self.stderr_tail: list[str] = []
         self._own: dict[Any, asyncio.Future[Any]] = {}  # our requests (initialize, shutdown)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -87,6 +88,7 @@ class Connection:
             start_new_session=True,  # its own process group: we end the whole tree
             limit=2**20,
         )
+        self._stdin = transport.BatchWriter(self.proc.stdin)
         self._tasks = [
             asyncio.ensure_future(self._read()),
             asyncio.ensure_future(self._drain_stderr()),
@@ -118,18 +120,10 @@ class Connection:
     def send_raw_body(self, body: bytes) -> bool:
         """Write one already encoded message body; False when the process is gone."""
         proc = self.proc
-        if (
-            proc is None
-            or proc.stdin is None
-            or proc.returncode is not None
-            or self.exited.is_set()
-        ):
+        stdin = self._stdin
+        if proc is None or stdin is None or proc.returncode is not None or self.exited.is_set():
             return False
-        try:
-            proc.stdin.write(framing.encode_frame(body))
-        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
-            log.warning("[%s] write failed: %s", self.name, exc)
-            return False
+        stdin.write_frame(body)
         trace.record("sero-ls", self.name, body)
         return True
 
@@ -162,7 +156,10 @@ class Connection:
         try:
             while True:
                 try:
-                    body = await reader.read()
+                    body = reader.buffered()
+                    if body is None:
+                        transport.flush_all()
+                        body = await reader.read()
                 except framing.FrameError as exc:
                     log.warning("[%s] bad frame from the server: %s", self.name, exc)
                     if exc.fatal:

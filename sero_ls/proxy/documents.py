@@ -46,10 +46,8 @@ def split_lines(text: str) -> list[str]:
 
 
 def _content_length(line: str) -> int:
-    """Length of ``line`` without its line ending."""
-    if line.endswith("\n"):
-        return len(line) - (2 if line.endswith("\r\n") else 1)
-    return len(line) - 1 if line.endswith("\r") else len(line)
+    """Length of ``line`` without its line ending (its only \\r or \\n characters)."""
+    return len(line.rstrip("\r\n"))
 
 
 def _to_index(line: str, character: int, encoding: str) -> int:
@@ -127,7 +125,10 @@ class Document:
         if line >= len(lines):
             last = len(lines) - 1
             return last, len(lines[last])
-        return line, _to_index(lines[line], character, encoding)
+        text = lines[line]
+        if text.isascii():  # every encoding counts one unit per character
+            return line, min(character, _content_length(text))
+        return line, _to_index(text, character, encoding)
 
     def edit(
         self, start: tuple[int, int], end: tuple[int, int], new: str, encoding: str = "utf-16"
@@ -141,6 +142,18 @@ class Document:
             start, end = end, start
         lines = self._lines
         (l1, c1), (l2, c2) = start, end
+        if (
+            l1 == l2
+            and "\n" not in new
+            and "\r" not in new
+            and (c1 or not l1 or lines[l1 - 1][-1:] != "\r")
+        ):
+            # Typing within one line (most edits): no line ending is made or split, and
+            # none joined (a '\n' left at the line's start would join a '\r' before it).
+            line = lines[l1]
+            lines[l1] = line[:c1] + new + line[c2:]
+            self._text = None
+            return
         # Re-split from the line before: the edit may start with a '\n' that joins that
         # line's '\r' ending into one '\r\n'. The region ends with line l2's own ending
         # (or the end of the text), so nothing can join across its end.
@@ -181,6 +194,31 @@ def _position(value: Any, what: str) -> tuple[int, int]:
 
 
 _Change = tuple[tuple[int, int], tuple[int, int], str] | str
+
+
+def _quick_change(item: Any) -> _Change | None:
+    """A well-formed content change (what editors send), read without the per-field checks
+    of :func:`_parse_changes`; None when anything is off (then that one says what)."""
+    try:
+        text = item["text"]
+        range_ = item.get("range")
+        if range_ is None:
+            return text if type(text) is str else None
+        start, end = range_["start"], range_["end"]
+        l1, c1, l2, c2 = start["line"], start["character"], end["line"], end["character"]
+    except (TypeError, KeyError, AttributeError):
+        return None
+    # `type(x) is int`: a bool is an int to isinstance, not to LSP
+    if (
+        type(text) is str
+        and type(l1) is int
+        and type(c1) is int
+        and type(l2) is int
+        and type(c2) is int
+        and min(l1, c1, l2, c2) >= 0
+    ):
+        return (l1, c1), (l2, c2), text
+    return None
 
 
 def _parse_changes(params: Mapping[str, Any]) -> list[_Change]:
@@ -235,11 +273,24 @@ class DocumentStore:
 
     def change(self, params: Mapping[str, Any]) -> Document:
         """Apply a didChange: its content changes in order, then its version."""
+        try:  # what editors send, read at once; anything else is checked field by field
+            ident = params["textDocument"]
+            uri, version, items = ident["uri"], ident["version"], params["contentChanges"]
+            quick = [_quick_change(item) for item in items]
+        except (TypeError, KeyError, AttributeError):
+            quick = [None]
+        if None in quick or type(uri) is not str or type(version) is not int:
+            return self._change_checked(params)
+        return self._apply(uri, version, quick)  # type: ignore[arg-type]
+
+    def _change_checked(self, params: Mapping[str, Any]) -> Document:
         params = _mapping(params, "didChange params")
         ident = _mapping(params.get("textDocument"), "textDocument")
         uri = _field(ident, "uri", str, "textDocument")
         version = _field(ident, "version", int, "textDocument")
-        changes = _parse_changes(params)
+        return self._apply(uri, version, _parse_changes(params))
+
+    def _apply(self, uri: str, version: int, changes: list[_Change]) -> Document:
         doc = self._docs.get(uri)
         if doc is None:
             raise DocumentError(f"didChange for {uri}, which is not open")

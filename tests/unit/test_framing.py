@@ -9,6 +9,8 @@ import tracemalloc
 from collections.abc import Iterable
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from sero_ls.lsp.framing import (
     DEFAULT_MAX_MESSAGE,
@@ -284,6 +286,60 @@ def test_decode_message_accepts_objects() -> None:
         {"id": 1, "result": [1, "é"]},
         None,
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id":18446744073709551616}',  # beyond 64 bits: must stay an int, not a float
+        b'{"id":-9223372036854775809,"x":[123456789012345678901234567890]}',
+        b'{"a":"\\ud800"}',  # a lone surrogate escape: JSON allows it
+        b'{"a":1e400}',
+        b'{"a":1,"a":2}',
+        b'{"text":"\\u00e9\\n\\t\\"","n":-0.0,"f":1.5e-7}',
+    ],
+)
+def test_decode_message_reads_what_the_json_module_reads(body: bytes) -> None:
+    message, why = decode_message(body)
+    assert why is None
+    assert repr(message) == repr(json.loads(body))
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), json_values, max_size=5), st.booleans())
+def test_decode_message_agrees_with_the_json_module(
+    message: dict[str, object], ascii_only: bool
+) -> None:
+    text = json.dumps(message, ensure_ascii=ascii_only)
+    # a lone surrogate is no UTF-8 unless escaped (ensure_ascii): not a valid body then
+    assume(ascii_only or not any(0xD800 <= ord(c) <= 0xDFFF for c in text))
+    body = text.encode()
+    decoded, why = decode_message(body)
+    assert why is None
+    assert repr(decoded) == repr(json.loads(body))
+
+
+async def test_buffered_frames_are_taken_without_waiting_and_in_order() -> None:
+    one, two = encode_frame(b'{"a":1}'), encode_frame(b'{"b":2}')
+    empty = b"Content-Length: 0\r\n\r\n"
+    reader = MessageReader(stream(one + two + empty + one[:10], eof=False))
+    assert await reader.read() == b'{"a":1}'  # fills the buffer
+    assert reader.buffered() == b'{"b":2}'
+    assert reader.buffered() is None  # an empty body is falsy: read() reports it
+    assert await reader.read() == b""
+    assert reader.buffered() is None  # the next frame is not whole yet
+    assert reader._buf == bytearray(one[:10])
 
 
 def test_error_response() -> None:
