@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from sero_ls.runtime import status_cache  # noqa: E402
 from sero_ls.uris import path_to_uri  # noqa: E402
 from tests.support import podman as pm  # noqa: E402
 from tests.support.rawclient import RawClient  # noqa: E402
@@ -101,12 +102,25 @@ async def main() -> int:
         "SERO_LS_STATE_DIR": str(tmp / "state"),
     }
     pylsp = {"pylsp": {"command": [PYLSP], "languages": ["python"]}}
+    # Each sero-ls setup has a folder of its own, as a user's folder has one configuration:
+    # the status cached by one start is the next start's guess. "first start" has its
+    # cached status removed before each run (it resolves before it starts pylsp).
     setups: dict[str, tuple[list[str], dict[str, Any] | None, bool]] = {
         "host, pylsp directly": ([PYLSP], None, True),
         "host, through the sero-ls hub": (SERO, {"runtime": "host", "servers": pylsp}, True),
         "host, through `sero-ls proxy --`": ([*SERO, "proxy", "--", PYLSP], None, True),
+        "host, through `sero-ls proxy --`, first start": (
+            [*SERO, "proxy", "--", PYLSP],
+            None,
+            True,
+        ),
         "sero-ls alone, no server": (SERO, {"runtime": "host"}, False),
     }
+    folders = {label: folder for label in setups}
+    for i, label in enumerate(list(setups)[1:]):
+        folders[label] = tmp / f"proj{i}"
+        folders[label].mkdir()
+        (folders[label] / "main.py").write_text(SOURCE)
     name = None
     cfolder = tmp / "cproj"
     if not args.no_container:
@@ -132,7 +146,9 @@ async def main() -> int:
     try:
         for rnd in range(args.runs + 1):  # round 0 warms up (caches, page cache)
             for label, (argv, settings, diags) in setups.items():
-                where = cfolder if label.startswith("container") else folder
+                where = cfolder if label.startswith("container") else folders[label]
+                if label.endswith("first start"):
+                    status_cache.entry_path(str(where), tmp / "cache").unlink(missing_ok=True)
                 r = await one_run(argv, where, env, settings, diagnostics=diags)
                 if rnd > 0:
                     results[label].append(r)

@@ -22,6 +22,7 @@ import asyncio
 import importlib
 import logging
 import os
+import sys
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +118,9 @@ class Boot:
         self.init_task: asyncio.Task[None] | None = None
         self.answered = False
         self.shutdown_seen = False
+        # Set once the servers are placed and spawning (or there are none): the import of
+        # pygls waits for it, so it does not slow the way to the servers' start.
+        self.placed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -139,12 +143,16 @@ class Boot:
     def _route_early(self, msg: dict[str, Any], body: bytes) -> bool:
         """True when the message was routed now; False: pygls takes it once it is loaded."""
         if msg.get("jsonrpc") != "2.0" or ("id" in msg and not transport.valid_id(msg["id"])):
+            if self.init_id is None:
+                self.placed.set()  # no reason to wait for a placement to load pygls
             return False  # pygls' path rejects it properly
         method = msg.get("method")
         if self.init_id is None:
             if method == "initialize" and "id" in msg and isinstance(msg.get("params"), dict):
                 self.init_id = msg["id"]
                 self.init_task = self.spawn(self._initialize(msg))
+            else:
+                self.placed.set()  # nothing to place: pygls answers this one
             return False  # pygls sees initialize too (its own state); its answer is dropped
         if not self.answered or self.shutdown_seen:
             return False
@@ -160,6 +168,18 @@ class Boot:
                 self.local_done.add(id(msg))
             return False
         return self.proxy.from_client(msg, body)
+
+    @staticmethod
+    async def _import_server() -> Any:
+        """pygls and the full server, imported in a thread while the loop goes on routing.
+        The thread holds the GIL in turns of the switch interval: shorter turns meanwhile,
+        so the loop's work (the servers' first messages) waits less for it."""
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, 0.001))
+        try:
+            return await asyncio.to_thread(importlib.import_module, "sero_ls.lsp.server")
+        finally:
+            sys.setswitchinterval(interval)
 
     async def _initialize(self, msg: dict[str, Any]) -> None:
         params: dict[str, Any] = msg["params"]
@@ -177,6 +197,7 @@ class Boot:
                 guessed = self._cached_statuses()
                 if not guessed:
                     await self.manager.refresh(reload=False)
+                self.placed.set()
                 await self.proxy.sync_folders()
                 if guessed and any(i.state == "failed" for i in self.proxy.all_instances()):
                     # the cached place was wrong (a container gone?): look, and move, first
@@ -186,6 +207,8 @@ class Boot:
         except Exception:
             log.exception("start-up: initialize is left to the full server")
             return
+        finally:
+            self.placed.set()
         self.port.send({"jsonrpc": "2.0", "id": msg["id"], "result": result})
         self.answered = True
 
@@ -205,7 +228,10 @@ class Boot:
     async def run(self, reader: Any) -> int:
         messages = framing.MessageReader(reader)
         reading = asyncio.ensure_future(transport.read_loop(messages, self.handle, self.port.send))
-        server_mod = await asyncio.to_thread(importlib.import_module, "sero_ls.lsp.server")
+        placed = asyncio.ensure_future(self.placed.wait())
+        await asyncio.wait({placed, reading}, return_when=asyncio.FIRST_COMPLETED)
+        placed.cancel()
+        server_mod = await self._import_server()
         if self.init_task is not None:
             await asyncio.wait({self.init_task, reading}, return_when=asyncio.FIRST_COMPLETED)
         ls: SeroLanguageServer = server_mod.SeroLanguageServer(

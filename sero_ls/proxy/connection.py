@@ -71,6 +71,7 @@ class Connection:
         self.wants_inner_pid = inner_pid
         self.inner_pid: int | None = None
         self.watchdog: asyncio.subprocess.Process | None = None
+        self._watchdog_start: asyncio.Future[None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -94,7 +95,8 @@ class Connection:
             asyncio.ensure_future(self._drain_stderr()),
         ]
         if self.watchdog_argv is not None and not self.wants_inner_pid:
-            await self._start_watchdog(self.proc.pid)
+            # off the way to the server's first answer: spawning it costs a fork of sero-ls
+            self._watchdog_start = asyncio.ensure_future(self._start_watchdog(self.proc.pid))
 
     async def _start_watchdog(self, pid: int) -> None:
         assert self.watchdog_argv is not None
@@ -250,6 +252,8 @@ class Connection:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await self.exited.wait()
+        if self._watchdog_start is not None:  # still being spawned? then it is stopped too
+            await asyncio.gather(self._watchdog_start, return_exceptions=True)
         await self._stop_watchdog()
         for t in self._tasks:
             t.cancel()

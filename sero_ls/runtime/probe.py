@@ -65,9 +65,6 @@ def wanted_backend(settings: Settings) -> str:
 class ProbeRound:
     """Memoised backend calls for one round of resolution."""
 
-    def __init__(self) -> None:
-        self._memo: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
-
     def _once(self, key: tuple[Any, ...], make: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
         fut = self._memo.get(key)
         if fut is None:
@@ -77,8 +74,14 @@ class ProbeRound:
             self._memo[key] = fut
         return asyncio.shield(fut)
 
+    def __init__(self) -> None:
+        self._memo: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._runs: dict[tuple[str, ...], asyncio.Future[Any]] = {}  # CLI calls, by argv
+
     def backend(self, name: str, cli: str, timeout: float, context: str | None = None) -> Backend:
-        return make_backend(name, cli, timeout, context)
+        b = make_backend(name, cli, timeout, context)
+        b.shared_runs = self._runs
+        return b
 
     async def system(self, b: Backend) -> SystemProbe:
         result: SystemProbe = await self._once(("system", *_key(b)), b.system)
@@ -154,12 +157,13 @@ class ProbeRound:
                 if candidate == "apple":
                     return b, searched
                 located.append(b)
-        for b in located:
-            try:
-                if (await self.system(b)).state == "running":
-                    return b, searched
-            except ProbeError:
-                continue
+        # every located engine is asked at once; the first in AUTO_ORDER that runs is taken
+        answers = await asyncio.gather(*(self.system(b) for b in located), return_exceptions=True)
+        for b, answer in zip(located, answers, strict=True):
+            if isinstance(answer, SystemProbe) and answer.state == "running":
+                return b, searched
+            if isinstance(answer, BaseException) and not isinstance(answer, ProbeError):
+                raise answer
         return (located[0] if located else None), searched
 
     async def probe(self, folder: Folder, settings: Settings) -> Probe:
@@ -213,7 +217,7 @@ class ProbeRound:
                 dockerfile_image=dockerfile_image,
             )
         except ProbeError as exc:
-            check = ("system", "status") if b.name == "apple" else ("info",)
+            check = ("system", "status") if b.name == "apple" else ("ps", "-a")
             return Probe(backend=b, searched=searched, error=str(exc), failed_command=b.cmd(*check))
 
 

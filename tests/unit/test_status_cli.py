@@ -261,7 +261,8 @@ def test_hung_cli_is_bounded_and_probed_once_by_concurrent_calls(tmp_path: Path)
     assert outs[0] in ("probe-failed\n", "container-system-not-running\n")
     assert [p.returncode for p in procs] == [st.EXIT_DEGRADED] * 3
     assert elapsed < 8, elapsed  # one bounded probe (1 s) plus interpreter starts
-    assert log.read_text().splitlines() == ["info --format json"]  # one probe for three calls
+    # one probe for three calls
+    assert log.read_text().splitlines() == ["ps -a --no-trunc --format json"]
     t0 = time.monotonic()
     assert run_status("--format", "{reason}", str(ws), env=env).stdout == outs[0]
     assert time.monotonic() - t0 < 3  # answered from the cache, no second wait

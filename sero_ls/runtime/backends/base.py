@@ -9,6 +9,7 @@ ProbeError with the CLI's own words when it cannot answer.
 from __future__ import annotations
 
 import abc
+import asyncio
 import os
 import shlex
 import shutil
@@ -45,6 +46,9 @@ class Backend(abc.ABC):
         self.cli = cli
         self.timeout = timeout
         self.context = context if self.context_flag else None
+        # Within one round of resolution (runtime/probe.py) the same call is made once: its
+        # answer is shared by every question asked of it (None: no sharing).
+        self.shared_runs: dict[tuple[str, ...], asyncio.Future[CliResult]] | None = None
 
     @property
     def base_argv(self) -> list[str]:
@@ -65,7 +69,17 @@ class Backend(abc.ABC):
         return None
 
     async def run(self, *args: str, stdin: bytes | None = None) -> CliResult:
-        return await run_cli([*self.base_argv, *args], self.timeout, stdin=stdin)
+        argv = [*self.base_argv, *args]
+        shared = self.shared_runs
+        if shared is None or stdin is not None:
+            return await run_cli(argv, self.timeout, stdin=stdin)
+        key = tuple(argv)
+        fut = shared.get(key)
+        if fut is None:
+            fut = shared[key] = asyncio.ensure_future(run_cli(argv, self.timeout))
+            # a waiter may give up first: the failure is the waiters' to report
+            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return await asyncio.shield(fut)
 
     def _parsed(self, result: CliResult, parse: Callable[[str], T]) -> T:
         try:
