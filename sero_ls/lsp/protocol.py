@@ -4,7 +4,7 @@ Messages sero-ls answers itself (lifecycle, workspace folders, configuration,
 ``sero/*``, its own commands) go through pygls and lsprotocol as usual. Every
 other message is handed to the ``router`` (the proxy) as the raw dict it
 arrived as: unknown fields, vendor extensions and ``$/`` methods survive, and
-order is kept because forwarding writes synchronously.
+order is kept because forwarding queues its writes in order (``transport.BatchWriter``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """A language server child process and the raw JSON-RPC connection to it.
 
 Messages are plain dicts both ways (never structured into lsprotocol types).
-Writes are synchronous (``StreamWriter.write`` buffers), so the order in which
-the proxy forwards messages is the order the server reads them. The child's
+Writes are queued in order (``transport.BatchWriter``: the frames of one turn of the
+event loop go out as one write), so the order in which the proxy forwards messages is
+the order the server reads them. The child's
 stderr is drained line by line into the log so a chatty server never blocks.
 """
 

@@ -3,7 +3,7 @@
 Messages stay the raw dicts they arrived as (and go out as the bytes they came as when
 nothing about them changes); only URI-typed fields are rewritten, with the placement a
 server has when the message is written to it (a message queued during a move is mapped
-when it is flushed, for the new place). Per-server order is kept: writes are synchronous.
+when it is flushed, for the new place). Per-server order is kept: writes are queued in order.
 
 * Requests go out by policy (``policies``): one server, several with their answers merged,
   or the producer of the object being resolved. One in-flight table holds every forwarded
