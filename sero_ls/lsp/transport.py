@@ -80,6 +80,7 @@ class BatchWriter:
         self.writer = writer
         self._pending: list[bytes] = []
         self._size = 0
+        self.listed = False  # in _dirty (once at most)
 
     def write(self, data: bytes) -> None:
         if not self._pending:
@@ -88,7 +89,9 @@ class BatchWriter:
             except RuntimeError:  # no loop runs (the process is ending): write at once
                 self.writer.write(data)
                 return
-            _dirty.append(self)
+            if not self.listed:
+                self.listed = True
+                _dirty.append(self)
         self._pending.append(data)
         self._size += len(data)
 
@@ -131,7 +134,7 @@ class BatchWriter:
 
 JOIN_MAX = 1 << 20
 """Queued frames up to this size are joined into one write; larger ones go one by one."""
-_dirty: list[BatchWriter] = []  # writers with frames queued (flushed ones are no-ops)
+_dirty: list[BatchWriter] = []  # writers that queued frames since the last flush_all
 
 
 def write_frame(writer: Any, body: bytes) -> None:
@@ -145,7 +148,9 @@ def write_frame(writer: Any, body: bytes) -> None:
 def flush_all() -> None:
     """Write every queued frame now (a read loop about to wait for input)."""
     while _dirty:
-        _dirty.pop().flush()
+        writer = _dirty.pop()
+        writer.listed = False
+        writer.flush()
 
 
 async def stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

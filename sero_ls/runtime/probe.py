@@ -65,6 +65,10 @@ def wanted_backend(settings: Settings) -> str:
 class ProbeRound:
     """Memoised backend calls for one round of resolution."""
 
+    def __init__(self) -> None:
+        self._memo: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._runs: dict[tuple[str, ...], asyncio.Future[Any]] = {}  # CLI calls, by argv
+
     def _once(self, key: tuple[Any, ...], make: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
         fut = self._memo.get(key)
         if fut is None:
@@ -73,10 +77,6 @@ class ProbeRound:
             fut.add_done_callback(lambda f: f.cancelled() or f.exception())
             self._memo[key] = fut
         return asyncio.shield(fut)
-
-    def __init__(self) -> None:
-        self._memo: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
-        self._runs: dict[tuple[str, ...], asyncio.Future[Any]] = {}  # CLI calls, by argv
 
     def backend(self, name: str, cli: str, timeout: float, context: str | None = None) -> Backend:
         b = make_backend(name, cli, timeout, context)

@@ -93,3 +93,15 @@ def test_write_frame_to_a_plain_writer() -> None:
     inner = Recorder()
     transport.write_frame(inner, b"{}")
     assert inner.writes == [framing.encode_frame(b"{}")]
+
+
+async def test_a_writer_is_listed_for_flush_all_once_however_often_it_writes() -> None:
+    inner = Recorder()
+    out = transport.BatchWriter(inner)
+    for _ in range(5):  # five loop turns without a read loop's flush_all
+        out.write(b"x")
+        await asyncio.sleep(0)
+    assert transport._dirty.count(out) == 1
+    transport.flush_all()
+    assert out not in transport._dirty
+    assert inner.writes == [b"x"] * 5
