@@ -6,10 +6,25 @@ import asyncio
 import logging
 import os
 import shutil
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
 
 import attrs
 
 log = logging.getLogger(__name__)
+
+
+def shared(
+    store: dict[Any, asyncio.Future[Any]], key: Hashable, make: Callable[[], Awaitable[Any]]
+) -> Awaitable[Any]:
+    """The one answer for ``key`` in ``store``: started by the first caller, awaited by every
+    caller (a caller that gives up does not cancel it for the others)."""
+    fut = store.get(key)
+    if fut is None:
+        fut = store[key] = asyncio.ensure_future(make())
+        # Its waiters may time out first: the failure is theirs to report, not asyncio's.
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return asyncio.shield(fut)
 
 
 class ProbeError(Exception):

@@ -31,7 +31,7 @@ from sero_ls.runtime.devcontainer import (
     probe_argv,
     probe_kind,
 )
-from sero_ls.runtime.invoke import ProbeError
+from sero_ls.runtime.invoke import ProbeError, shared
 from sero_ls.runtime.model import ContainerRecord, FolderStatus, ImageRecord, utc_now
 from sero_ls.runtime.resolve import (
     Folder,
@@ -70,13 +70,7 @@ class ProbeRound:
         self._runs: dict[tuple[str, ...], asyncio.Future[Any]] = {}  # CLI calls, by argv
 
     def _once(self, key: tuple[Any, ...], make: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
-        fut = self._memo.get(key)
-        if fut is None:
-            fut = asyncio.ensure_future(make())
-            # Its waiters may time out first: the failure is theirs to report, not asyncio's.
-            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-            self._memo[key] = fut
-        return asyncio.shield(fut)
+        return shared(self._memo, key, make)
 
     def backend(self, name: str, cli: str, timeout: float, context: str | None = None) -> Backend:
         b = make_backend(name, cli, timeout, context)

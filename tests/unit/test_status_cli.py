@@ -256,7 +256,7 @@ def test_hung_cli_is_bounded_and_probed_once_by_concurrent_calls(tmp_path: Path)
     ]
     outs = [p.communicate(timeout=20)[0] for p in procs]
     elapsed = time.monotonic() - t0
-    # A hung `podman info` reads as a system that does not answer (the backend's call).
+    # A hung `podman ps -a` reads as a system that does not answer (the backend's check).
     assert len(set(outs)) == 1
     assert outs[0] in ("probe-failed\n", "container-system-not-running\n")
     assert [p.returncode for p in procs] == [st.EXIT_DEGRADED] * 3

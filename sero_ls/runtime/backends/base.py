@@ -20,7 +20,7 @@ from typing import ClassVar, TypeVar
 import attrs
 
 from sero_ls.runtime.backends.parse import ParseError
-from sero_ls.runtime.invoke import CliResult, ProbeError, find_executable, run_cli
+from sero_ls.runtime.invoke import CliResult, ProbeError, find_executable, run_cli, shared
 from sero_ls.runtime.model import ContainerRecord, ImageRecord, RuntimeInfo, SystemState
 
 T = TypeVar("T")
@@ -70,16 +70,12 @@ class Backend(abc.ABC):
 
     async def run(self, *args: str, stdin: bytes | None = None) -> CliResult:
         argv = [*self.base_argv, *args]
-        shared = self.shared_runs
-        if shared is None or stdin is not None:
+        if self.shared_runs is None or stdin is not None:
             return await run_cli(argv, self.timeout, stdin=stdin)
-        key = tuple(argv)
-        fut = shared.get(key)
-        if fut is None:
-            fut = shared[key] = asyncio.ensure_future(run_cli(argv, self.timeout))
-            # a waiter may give up first: the failure is the waiters' to report
-            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-        return await asyncio.shield(fut)
+        result: CliResult = await shared(
+            self.shared_runs, tuple(argv), lambda: run_cli(argv, self.timeout)
+        )
+        return result
 
     def _parsed(self, result: CliResult, parse: Callable[[str], T]) -> T:
         try:
