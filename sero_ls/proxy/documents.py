@@ -125,10 +125,7 @@ class Document:
         if line >= len(lines):
             last = len(lines) - 1
             return last, len(lines[last])
-        text = lines[line]
-        if text.isascii():  # every encoding counts one unit per character
-            return line, min(character, _content_length(text))
-        return line, _to_index(text, character, encoding)
+        return line, _to_index(lines[line], character, encoding)
 
     def edit(
         self, start: tuple[int, int], end: tuple[int, int], new: str, encoding: str = "utf-16"
