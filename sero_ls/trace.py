@@ -105,6 +105,9 @@ _NO_TRACE: Final = Tracer()
 _file: Tracer = _NO_TRACE
 _log_level = logging.NOTSET
 _current: Tracer = _NO_TRACE
+on = False
+"""Whether anything records messages: the forwarding hot path asks this before it calls
+:func:`record` (a call costs more than forwarding a small message does)."""
 _fixed = False  # a --trace FILE from the command line wins over the setting
 
 
@@ -160,11 +163,12 @@ def apply_folder_settings(levels: list[Level], directory: Path) -> None:
 
 
 def _use(file: Tracer) -> None:
-    global _file, _current
+    global _file, _current, on
     if _file is not file:
         _file.close()
     _file = file
     _current = _Tee(file, _log_level) if _log_level else file
+    on = _current is not _NO_TRACE
     if file.path:
         log.warning("tracing every message to %s", file.path)
 

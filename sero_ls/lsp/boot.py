@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sero_ls import trace
 from sero_ls.lsp import framing, transport
+from sero_ls.lsp.methods import SHARED_NOTIFICATIONS, is_local
 from sero_ls.lsp.own_capabilities import own_initialize_result
 from sero_ls.proxy.front import Proxy
 from sero_ls.proxy.spec import ServerSpec
@@ -42,26 +43,6 @@ if TYPE_CHECKING:
     from sero_ls.lsp.server import SeroLanguageServer
 
 log = logging.getLogger(__name__)
-
-# Methods sero-ls handles itself (in addition to every `sero/...` method).
-LOCAL_METHODS = {
-    "initialize",
-    "initialized",
-    "shutdown",
-    "exit",
-    "workspace/didChangeWorkspaceFolders",
-    "workspace/didChangeConfiguration",
-    "$/setTrace",
-    "window/workDoneProgress/cancel",
-}
-# Client notifications sero-ls handles itself AND the proxy passes on.
-SHARED_NOTIFICATIONS = {
-    "initialized",
-    "workspace/didChangeConfiguration",
-    "workspace/didChangeWorkspaceFolders",
-    "$/setTrace",
-    "window/workDoneProgress/cancel",
-}
 
 
 def initial_folders(
@@ -99,8 +80,7 @@ class _WriterPort:
         self.send_body(framing.encode_message(msg))
 
     def send_body(self, body: bytes) -> None:
-        trace.record("sero-ls", "client", body)
-        transport.write_frame(self.writer, body)
+        transport.to_client(self.writer, body)
 
 
 class Boot:
@@ -133,6 +113,10 @@ class Boot:
 
     # ---- every client message, from the first on
 
+    def hot_path(self) -> transport.Forwarder | None:
+        """The read loop's hot path: the full server's, once it takes every message."""
+        return self.ls.protocol.hot_path() if self.ls is not None else None
+
     def handle(self, msg: dict[str, Any], body: bytes) -> None:
         if self.ls is not None:
             self.ls.protocol.handle_raw(msg, body)
@@ -160,7 +144,7 @@ class Boot:
             return self.proxy.owns_response(msg.get("id")) and self.proxy.from_client(msg, body)
         if not isinstance(method, str):
             return False
-        if method in LOCAL_METHODS or method.startswith("sero/"):
+        if is_local(method):
             if method == "shutdown":
                 self.shutdown_seen = True
             elif method in SHARED_NOTIFICATIONS and "id" not in msg:
@@ -227,7 +211,9 @@ class Boot:
 
     async def run(self, reader: Any) -> int:
         messages = framing.MessageReader(reader)
-        reading = asyncio.ensure_future(transport.read_loop(messages, self.handle, self.port.send))
+        reading = asyncio.ensure_future(
+            transport.read_loop(messages, self.handle, self.port.send, self.hot_path)
+        )
         placed = asyncio.ensure_future(self.placed.wait())
         await asyncio.wait({placed, reading}, return_when=asyncio.FIRST_COMPLETED)
         placed.cancel()

@@ -111,21 +111,28 @@ class MessageReader:
         self._buf += chunk
         return True
 
-    def buffered(self) -> bytes | None:
-        """The next frame's body if it is already buffered whole with the usual header, else
-        None (then :meth:`read` takes it): the read loop's way through a burst of messages
-        without an ``await`` each."""
+    def take(self) -> list[bytes]:
+        """Every frame body already buffered whole with the usual header, in order (maybe
+        none): a read loop's way through a burst, without an ``await`` or a call per
+        message. What stops it (a frame not whole yet, another header form, an empty or too
+        large body) is left for :meth:`read`."""
         buf = self._buf
-        match = _FAST_HEADER.match(buf)
-        if match is None:
-            return None
-        start = match.end()
-        end = start + int(match[1])
-        if end > len(buf) or end == start or end - start > self._max:
-            return None  # not whole yet, empty (falsy) or too large: read() handles it
-        body = bytes(buf[start:end])
-        del buf[:end]
-        return body
+        match = _FAST_HEADER.match
+        size = len(buf)
+        limit = self._max
+        bodies: list[bytes] = []
+        pos = 0
+        while (found := match(buf, pos)) is not None:
+            start = found.end()
+            length = int(found[1])
+            end = start + length
+            if end > size or not length or length > limit:
+                break
+            bodies.append(bytes(buf[start:end]))
+            pos = end
+        if pos:
+            del buf[:pos]
+        return bodies
 
     async def read(self) -> bytes | None:
         """The body of the next frame; None at clean EOF. Raises FrameError for a bad frame."""
@@ -297,23 +304,38 @@ def encode_message(message: Any) -> bytes:
 # echoed back changed), and rejects what json accepts (a lone surrogate escape, 1e400):
 # those bodies, and any with a run of 19 digits or more, take the json module's path, which
 # also words every error. Large bodies take it too (their strings dominate: no gain).
-_FAST_DECODE_MAX: Final = 64 * 1024
+QUICK_MAX: Final = 64 * 1024
 _DIGITS_AS_ZEROS: Final = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
 _LONG_NUMBER: Final = b"0" * 19
 
 
-def decode_message(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
+def quick_decode(body: bytes) -> dict[str, Any] | None:
+    """orjson's reading of a small body that is a JSON object, else None.
+
+    Good for routing (methods, ids, URIs are read alike) and for a body that is forwarded
+    as its bytes; not for one sero-ls encodes again: an integer beyond 64 bits may have
+    become a float here. :func:`decode_message` (given this result) checks for that."""
+    if len(body) > QUICK_MAX:
+        return None
+    try:
+        quick = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return quick if type(quick) is dict else None
+
+
+def decode_message(
+    body: bytes, quick: dict[str, Any] | None = None
+) -> tuple[dict[str, Any] | None, str | None]:
     """``(message, None)`` for a JSON object body, else ``(None, why it is not one)``.
 
+    ``quick``: the body's :func:`quick_decode` result, when the caller has it (not None).
     JSON-RPC batches (arrays) are not used by LSP and are reported as invalid."""
-    if len(body) <= _FAST_DECODE_MAX and _LONG_NUMBER not in body.translate(_DIGITS_AS_ZEROS):
-        try:
-            fast = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass  # worded below
-        else:
-            if type(fast) is dict:
-                return fast, None
+    if len(body) <= QUICK_MAX and _LONG_NUMBER not in body.translate(_DIGITS_AS_ZEROS):
+        if quick is None:
+            quick = quick_decode(body)
+        if quick is not None:
+            return quick, None
     try:
         message = _DECODER.decode(body.decode())
     except UnicodeDecodeError as exc:

@@ -27,7 +27,7 @@ from pygls.protocol.json_rpc import (
 
 from sero_ls import trace
 from sero_ls.lsp import framing, transport
-from sero_ls.lsp.boot import LOCAL_METHODS, SHARED_NOTIFICATIONS
+from sero_ls.lsp.methods import SHARED_NOTIFICATIONS, is_local
 from sero_ls.lsp.transport import valid_id
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,10 @@ class Router(Protocol):
 
     def owns_response(self, msg_id: Any) -> bool:
         """Whether a client response answers a request a backend sent."""
+
+    def forward_plain(self, message: dict[str, Any], body: bytes) -> bool:
+        """The read loop's hot path: a client notification that is only passed on, as its
+        bytes; False (nothing sent) when :meth:`SeroProtocol.handle_raw` must take it."""
 
 
 def raw_converter() -> Any:
@@ -95,12 +99,14 @@ class SeroProtocol(LanguageServerProtocol):
         """Whether the client asked for shutdown (pygls keeps it in a private name)."""
         return bool(self._shutdown) or self.shutdown_requested
 
+    def hot_path(self) -> transport.Forwarder | None:
+        """The read loop's hot path now (``transport.read_loop``): the router's, until
+        shutdown is asked (then every message takes :meth:`handle_raw`)."""
+        return None if self.shut_down or self.router is None else self.router.forward_plain
+
     def unstructure(self, value: Any) -> Any:
         """lsprotocol objects as plain JSON values."""
         return self._converter.unstructure(value)
-
-    def is_local(self, method: str) -> bool:
-        return method in LOCAL_METHODS or method.startswith("sero/")
 
     def handle_raw(
         self, msg: dict[str, Any], body: bytes | None = None, *, routed: bool = False
@@ -141,7 +147,7 @@ class SeroProtocol(LanguageServerProtocol):
             # own without an answer, and the client waits forever).
             self._reject(msg, framing.INVALID_REQUEST, "server is shutting down")
             return
-        if self.is_local(method):
+        if is_local(method):
             if method == types.SHUTDOWN:
                 # `exit` may arrive while the (async) shutdown still stops the servers
                 self.shutdown_requested = True
@@ -204,8 +210,7 @@ class SeroProtocol(LanguageServerProtocol):
         if self.writer is None:
             log.error("no transport to write to")
             return
-        trace.record("sero-ls", "client", body)
-        transport.write_frame(self.writer, body)
+        transport.to_client(self.writer, body)
 
     def _send_data(self, data: Any) -> None:
         """pygls' own writes (sero-ls' answers and notifications), traced."""

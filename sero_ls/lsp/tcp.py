@@ -118,7 +118,7 @@ async def run_tcp(host: str, port: int, token: str | None) -> int:
         async def reading() -> None:
             if first is not None:
                 proto.handle_raw(first, framing.encode_message(first))
-            await transport.read_loop(messages, proto.handle_raw, proto.send_raw)
+            await transport.read_loop(messages, proto.handle_raw, proto.send_raw, proto.hot_path)
 
         code = await server.run(asyncio.ensure_future(reading()), writer)
         writer.close()

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from sero_ls import trace
 from sero_ls.lsp import framing
 
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], bytes], None]
 Sender = Callable[[dict[str, Any]], None]
+Forwarder = Callable[[dict[str, Any], bytes], bool]
 
 
 def valid_id(msg_id: Any) -> bool:
@@ -31,37 +34,87 @@ def valid_id(msg_id: Any) -> bool:
     return msg_id is None or isinstance(msg_id, (str, int, float))
 
 
-async def read_loop(messages: framing.MessageReader, handle: Handler, send: Sender) -> None:
+async def read_loop(
+    messages: framing.MessageReader,
+    handle: Handler,
+    send: Sender,
+    forwarder: Callable[[], Forwarder | None] | None = None,
+) -> None:
     """Read until the stream ends; each message goes to ``handle`` with its bytes, and
-    ``send`` answers what cannot be read."""
+    ``send`` answers what cannot be read.
+
+    ``forwarder``: the hot path in effect (None: none now), asked at each burst and after
+    each message the hot path did not take. It is offered each small notification first,
+    as orjson read it (``framing.quick_decode``), with its bytes; True means it passed the
+    bytes on and is done. Everything else is decoded with every check and goes to
+    ``handle``."""
+    quick_max = framing.QUICK_MAX
+    loads = orjson.loads
     while True:
-        try:
-            body = messages.buffered()
-            if body is None:
-                flush_all()  # a burst is routed: out with it before waiting for more
-                body = await messages.read()
-        except framing.FrameError as exc:
-            log.warning("bad frame from the client: %s", exc)
-            if exc.fatal:
-                return
-            continue
-        if body is None:
+        bodies = await next_burst(messages, "the client")
+        if bodies is None:
             log.info("the client closed the connection")
             return
-        msg, error = framing.decode_message(body)
-        if msg is None:
-            log.warning("unreadable message: %s", error)
-            send(framing.error_response(None, framing.PARSE_ERROR, error or "parse error"))
-            continue
-        trace.record("client", "sero-ls", body)
+        forward = forwarder() if forwarder is not None else None
+        for body in bodies:
+            quick = None
+            if forward is not None and len(body) <= quick_max:
+                try:
+                    quick = loads(body)
+                except orjson.JSONDecodeError:
+                    pass  # decode_message words it
+                if quick.__class__ is not dict:
+                    quick = None
+                elif "id" not in quick:
+                    if trace.on:
+                        trace.record("client", "sero-ls", body)
+                    try:
+                        if forward(quick, body):
+                            continue
+                    except Exception:  # a notification: nobody waits for an answer
+                        log.exception("failed to forward a message: %.200s", body)
+                        continue
+            _route(body, quick, handle, send)
+            if forwarder is not None:
+                forward = forwarder()  # that message may have changed it (shutdown)
+
+
+async def next_burst(messages: framing.MessageReader, peer: str) -> list[bytes] | None:
+    """The next messages of a stream: every one buffered whole (a burst, routed without an
+    ``await`` between them), else the next one read, once the writes queued meanwhile went
+    out. None: the stream ended. A bad frame is logged (as ``peer``'s) and skipped."""
+    while True:
+        bodies = messages.take()
+        if bodies:
+            return bodies
+        flush_all()  # the last burst is routed: out with it before waiting for more
         try:
-            handle(msg, body)  # the bytes too: forwarded as they came
-        except Exception:
-            # A bug in routing one message must not end the session (nor silently).
-            log.exception("failed to route a message: %.200s", body)
-            if "method" in msg and "id" in msg:
-                msg_id = msg["id"] if valid_id(msg["id"]) else None
-                send(framing.error_response(msg_id, framing.INTERNAL_ERROR, "internal error"))
+            body = await messages.read()
+        except framing.FrameError as exc:
+            log.warning("bad frame from %s: %s", peer, exc)
+            if exc.fatal:
+                return None
+            continue
+        return None if body is None else [body]
+
+
+def _route(body: bytes, quick: dict[str, Any] | None, handle: Handler, send: Sender) -> None:
+    """One message that is not the hot path's: decoded with every check, handed on."""
+    msg, error = framing.decode_message(body, quick)
+    if msg is None:
+        log.warning("unreadable message: %s", error)
+        send(framing.error_response(None, framing.PARSE_ERROR, error or "parse error"))
+        return
+    if trace.on and (quick is None or "id" in quick):  # else traced already
+        trace.record("client", "sero-ls", body)
+    try:
+        handle(msg, body)  # the bytes too: forwarded as they came
+    except Exception:
+        # A bug in routing one message must not end the session (nor silently).
+        log.exception("failed to route a message: %.200s", body)
+        if "method" in msg and "id" in msg:
+            msg_id = msg["id"] if valid_id(msg["id"]) else None
+            send(framing.error_response(msg_id, framing.INTERNAL_ERROR, "internal error"))
 
 
 class BatchWriter:
@@ -97,11 +150,17 @@ class BatchWriter:
 
     def write_frame(self, body: bytes) -> None:
         """One message body as a frame (a large body is not copied into one)."""
-        if len(body) < JOIN_MAX:
-            self.write(framing.encode_frame(body))
-        else:
-            self.write(b"Content-Length: %d\r\n\r\n" % len(body))
+        size = len(body)
+        if size >= JOIN_MAX:
+            self.write(b"Content-Length: %d\r\n\r\n" % size)
             self.write(body)
+            return
+        if not self._pending:
+            self.write(b"Content-Length: %d\r\n\r\n%b" % (size, body))
+            return
+        frame = b"Content-Length: %d\r\n\r\n%b" % (size, body)  # write(), inlined: hot
+        self._pending.append(frame)
+        self._size += len(frame)
 
     def flush(self) -> None:
         pending = self._pending
@@ -143,6 +202,13 @@ def write_frame(writer: Any, body: bytes) -> None:
         writer.write_frame(body)
     else:
         writer.write(framing.encode_frame(body))
+
+
+def to_client(writer: Any, body: bytes) -> None:
+    """A message body to the editor: traced, framed, queued (before pygls and after)."""
+    if trace.on:
+        trace.record("sero-ls", "client", body)
+    write_frame(writer, body)
 
 
 def flush_all() -> None:

@@ -60,7 +60,9 @@ class Connection:
         self.on_exit = on_exit
         self.max_message = max_message
         self.proc: asyncio.subprocess.Process | None = None
-        self._stdin: transport.BatchWriter | None = None  # frames written once a loop turn
+        # Where messages to the process go (frames written once a loop turn): None before
+        # it started and once it exited. The router's hot path writes to it directly.
+        self.writer: transport.BatchWriter | None = None
         self.stderr_tail: list[str] = []
         self._own: dict[Any, asyncio.Future[Any]] = {}  # our requests (initialize, shutdown)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -90,7 +92,7 @@ class Connection:
             start_new_session=True,  # its own process group: we end the whole tree
             limit=2**20,
         )
-        self._stdin = transport.BatchWriter(self.proc.stdin)
+        self.writer = transport.BatchWriter(self.proc.stdin)
         self._tasks = [
             asyncio.ensure_future(self._read()),
             asyncio.ensure_future(self._drain_stderr()),
@@ -122,12 +124,12 @@ class Connection:
 
     def send_raw_body(self, body: bytes) -> bool:
         """Write one already encoded message body; False when the process is gone."""
-        proc = self.proc
-        stdin = self._stdin
-        if proc is None or stdin is None or proc.returncode is not None or self.exited.is_set():
+        writer = self.writer
+        if writer is None or self.proc is None or self.proc.returncode is not None:
             return False
-        stdin.write_frame(body)
-        trace.record("sero-ls", self.name, body)
+        writer.write_frame(body)
+        if trace.on:
+            trace.record("sero-ls", self.name, body)
         return True
 
     async def request(self, method: str, params: Any, timeout: float) -> Any:  # noqa: ASYNC109
@@ -156,47 +158,41 @@ class Connection:
     async def _read(self) -> None:
         assert self.proc and self.proc.stdout
         reader = framing.MessageReader(self.proc.stdout, max_message=self.max_message)
+        peer = f"[{self.name}] the server"
         try:
-            while True:
-                try:
-                    body = reader.buffered()
-                    if body is None:
-                        transport.flush_all()
-                        body = await reader.read()
-                except framing.FrameError as exc:
-                    log.warning("[%s] bad frame from the server: %s", self.name, exc)
-                    if exc.fatal:
-                        break
-                    continue
-                if body is None:
-                    break
-                msg, error = framing.decode_message(body)
-                if msg is None:
-                    log.warning("[%s] unreadable message from the server: %s", self.name, error)
-                    continue
-                trace.record(self.name, "sero-ls", body)
-                if "method" not in msg and msg.get("id") in self._own:
-                    fut = self._own.pop(msg["id"])
-                    if not fut.done():
-                        if "error" in msg:
-                            err = msg.get("error") or {}
-                            fut.set_exception(
-                                BackendError(
-                                    str(err.get("message", "error")),
-                                    int(err.get("code", framing.INTERNAL_ERROR)),
-                                    err.get("data"),
-                                )
-                            )
-                        else:
-                            fut.set_result(msg.get("result"))
-                    continue
-                try:
-                    # the bytes too: an unchanged message is forwarded as it came
-                    self.on_message(msg, body)
-                except Exception:
-                    log.exception("[%s] failed to route a message", self.name)
+            while (bodies := await transport.next_burst(reader, peer)) is not None:
+                for body in bodies:
+                    self._received(body)
         finally:
             await self._on_eof()
+
+    def _received(self, body: bytes) -> None:
+        msg, error = framing.decode_message(body)
+        if msg is None:
+            log.warning("[%s] unreadable message from the server: %s", self.name, error)
+            return
+        if trace.on:
+            trace.record(self.name, "sero-ls", body)
+        if "method" not in msg and msg.get("id") in self._own:
+            fut = self._own.pop(msg["id"])
+            if not fut.done():
+                if "error" in msg:
+                    err = msg.get("error") or {}
+                    fut.set_exception(
+                        BackendError(
+                            str(err.get("message", "error")),
+                            int(err.get("code", framing.INTERNAL_ERROR)),
+                            err.get("data"),
+                        )
+                    )
+                else:
+                    fut.set_result(msg.get("result"))
+            return
+        try:
+            # the bytes too: an unchanged message is forwarded as it came
+            self.on_message(msg, body)
+        except Exception:
+            log.exception("[%s] failed to route a message", self.name)
 
     async def _drain_stderr(self) -> None:
         assert self.proc and self.proc.stderr
@@ -224,6 +220,7 @@ class Connection:
             async with asyncio.timeout(5):
                 await self.proc.wait()
         code = self.proc.returncode
+        self.writer = None
         self.exited.set()
         for fut in self._own.values():
             if not fut.done():

@@ -34,6 +34,7 @@ class Proxy:
         self.wrapper = wrapper
         self.supervisor = Supervisor(manager, self, wrapper=wrapper, spawn=spawn)
         self.router = Router(client, self.supervisor)
+        self.forward_plain = self.router.forward_plain  # the hot path: no layer between
 
     # ---- supervisor -> router (the Events protocol)
 
@@ -48,6 +49,9 @@ class Proxy:
 
     def server_failed(self, inst: Instance) -> None:
         self.router.server_failed(inst)
+
+    def servers_changed(self) -> None:
+        self.router.routes_changed()
 
     # ---- what the protocol layer asks (lsp.protocol.Router)
 

@@ -28,7 +28,9 @@ from typing import Any, Protocol
 
 import attrs
 
+from sero_ls import trace
 from sero_ls.lsp import framing
+from sero_ls.lsp.methods import LOCAL_METHODS, OWN_PREFIX
 from sero_ls.proxy import advertise, policies, urimap
 from sero_ls.proxy.diagstore import DiagnosticsStore
 from sero_ls.proxy.documents import DocumentError, DocumentStore
@@ -52,6 +54,17 @@ DOC_SYNC = {
     "textDocument/didSave",
     "textDocument/willSave",
 }
+
+# Client notifications the hot path (forward_plain) leaves to the full path: sero-ls' own
+# and those the router does more with than pass them on (see _client_notification).
+NOT_PLAIN = LOCAL_METHODS | {
+    "$/cancelRequest",
+    "textDocument/didOpen",
+    "textDocument/didChange",
+    "textDocument/didClose",
+    "workspace/didChangeWatchedFiles",
+}
+ROUTES_MAX = 10_000  # URIs whose routes are kept; more and the caches start over
 
 
 class ClientPort(Protocol):
@@ -146,6 +159,10 @@ class Router:
         self.own_diagnostics = not servers.is_wrapper
         self._ids = itertools.count(1)
         self._routes: dict[str, tuple[str | None, list[Instance]]] = {}
+        # URI (None: no document) -> the servers a plain notification about it goes to,
+        # when each runs and takes the client's bytes as they are (forward_plain). Cleared
+        # with _routes, and per URI when the document opens or closes (its language).
+        self._plain: dict[str | None, list[Instance]] = {}
         self._tokens: dict[str, tuple[Instance, Any]] = {}  # hub token -> (server, its token)
         self._open_tokens: dict[str, set[str]] = {}  # inst.key -> hub tokens not ended
         self._partial: dict[str, tuple[Instance, str]] = {}  # client partial token -> server
@@ -169,6 +186,7 @@ class Router:
 
     def routes_changed(self) -> None:
         self._routes.clear()
+        self._plain.clear()
 
     # ================================================================ the servers' side
 
@@ -181,7 +199,7 @@ class Router:
         return (10**8, producer)
 
     def server_ready(self, inst: Instance) -> None:
-        self._routes.clear()
+        self.routes_changed()
         for doc in self.docs:
             if self._serves(inst, doc.uri):
                 self._open_in(inst, doc.uri)
@@ -195,7 +213,7 @@ class Router:
     def server_gone(self, inst: Instance, why: str, code: int = framing.INTERNAL_ERROR) -> None:
         """Settle what the process had: requests sent to it get error ``code`` (a merge goes
         on without it), its diagnostics, registrations and progress are withdrawn."""
-        self._routes.clear()
+        self.routes_changed()
         inst.open_docs.clear()
         for key, p in list(self.inflight.items()):
             if p.inst is inst and p.sent:
@@ -438,7 +456,7 @@ class Router:
                     scope_registration(reg, inst)
             else:
                 inst.registrations.pop(str(reg.get("id")), None)
-        self._routes.clear()
+        self.routes_changed()
         return params
 
     # ================================================================ the editor's side
@@ -456,6 +474,53 @@ class Router:
             return self._client_request(msg, method, params, body)
         self._client_notification(msg, method, params, body)
         return True
+
+    def forward_plain(self, msg: dict[str, Any], body: bytes) -> bool:
+        """The hot path for a client notification sero-ls only passes on (a vendor or ``$/``
+        method, didSave, ...: not one of NOT_PLAIN nor ``sero/``): its bytes, as they came,
+        to the servers of its document. False, having sent nothing, when the full path must
+        take it: the message is not that, its route is not known yet, or a server is not
+        running or needs its URIs mapped (the full path caches the route when it can).
+
+        Same servers, same order, same bytes as the full path (``SeroProtocol.handle_raw``
+        and ``_client_notification``); only the checks that cannot have changed since the
+        route was cached are skipped. ``msg`` may be orjson's reading (see
+        ``framing.quick_decode``): only its method and URI are read."""
+        method = msg.get("method")
+        if (
+            method.__class__ is not str
+            or method in NOT_PLAIN
+            or method.startswith(OWN_PREFIX)
+            or "id" in msg
+            or msg.get("jsonrpc") != "2.0"
+        ):
+            return False
+        params = msg.get("params")
+        uri = None
+        if params.__class__ is dict:
+            doc = params.get("textDocument")
+            uri = doc.get("uri") if doc.__class__ is dict else None
+            if uri.__class__ is not str:
+                uri = document_uri(params)
+        targets = self._plain.get(uri)
+        if targets is None:
+            return False
+        for inst in targets:
+            conn = inst.conn
+            if conn is None or conn.writer is None:
+                self._deliver(inst, msg, body)  # the process ended just now: as the full path
+                continue
+            conn.writer.write_frame(body)
+            if trace.on:
+                trace.record("sero-ls", conn.name, body)
+        return True
+
+    def _remember_plain(self, uri: str | None, targets: list[Instance]) -> None:
+        """Cache a plain notification's route when every server takes it unchanged now."""
+        if all(i.running and i.to_server is None for i in targets):
+            if len(self._plain) > ROUTES_MAX:
+                self._plain.clear()
+            self._plain[uri] = targets
 
     def _client_response(self, msg: dict[str, Any]) -> bool:
         msg_id = msg.get("id")
@@ -897,6 +962,7 @@ class Router:
                 log.warning("bad didOpen: %s", exc)
                 return
             self._completions.pop(doc.uri, None)
+            self._plain.pop(doc.uri, None)  # its language may be another now
             for inst in self.instances_for(doc.uri):
                 inst.open_docs.add(doc.uri)
                 self._deliver(inst, msg, body)
@@ -911,6 +977,7 @@ class Router:
                 self.docs.close(params)
             except DocumentError as exc:
                 log.warning("bad didClose: %s", exc)
+            self._plain.pop(uri, None)  # its language is a guess from now on
             for inst in targets:
                 if uri in inst.open_docs:
                     inst.open_docs.discard(uri)
@@ -923,6 +990,8 @@ class Router:
         targets = self.instances_for(uri) if uri else self.servers.all()
         for inst in targets:
             self._deliver(inst, msg, body)
+        if body is not None:
+            self._remember_plain(uri, targets)
 
     def _did_change(self, msg: dict[str, Any], params: Any, body: bytes | None) -> None:
         try:
@@ -1046,7 +1115,7 @@ class Router:
         if hit is not None and hit[0] == lang:
             return hit[1]
         found = self._instances_for(uri, lang)
-        if len(self._routes) > 10_000:
+        if len(self._routes) > ROUTES_MAX:
             self._routes.clear()
         self._routes[uri] = (lang, found)
         return found

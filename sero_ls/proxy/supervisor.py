@@ -50,6 +50,9 @@ class Events(Protocol):
     def server_failed(self, inst: Instance) -> None:
         """The server will not run (gave up, missing command): answer what it queued."""
 
+    def servers_changed(self) -> None:
+        """Servers were added or removed: which server a document goes to is asked anew."""
+
 
 def json_copy(value: Any) -> Any:
     """A deep copy of decoded JSON, as deep as the decoder took it (``copy.deepcopy`` needs
@@ -120,7 +123,9 @@ class Supervisor:
             wanted = wanted[:1]
         for uri in list(self.instances):
             if uri not in wanted:
-                for inst in self.instances.pop(uri):
+                removed = self.instances.pop(uri)
+                self.events.servers_changed()
+                for inst in removed:
                     await self._stop(inst, "its folder was removed")
         jobs: list[Coroutine[Any, Any, None]] = []
         for uri in wanted:
@@ -146,6 +151,7 @@ class Supervisor:
                 ordered.append(inst)
             ordered.sort(key=lambda i: i.priority)
             self.instances[uri] = ordered
+            self.events.servers_changed()
         if jobs:
             try:
                 async with asyncio.timeout(deadline):

@@ -331,14 +331,24 @@ def test_decode_message_agrees_with_the_json_module(
 
 
 async def test_buffered_frames_are_taken_without_waiting_and_in_order() -> None:
-    one, two = encode_frame(b'{"a":1}'), encode_frame(b'{"b":2}')
+    one, two, three = (encode_frame(b) for b in (b'{"a":0}', b'{"b":1}', b'{"c":2}'))
     empty = b"Content-Length: 0\r\n\r\n"
-    reader = MessageReader(stream(one + two + empty + one[:10], eof=False))
-    assert await reader.read() == b'{"a":1}'  # fills the buffer
-    assert reader.buffered() == b'{"b":2}'
-    assert reader.buffered() is None  # an empty body is falsy: read() reports it
+    other = b"content-length: 7\r\n\r\n" + b'{"d":4}'
+    big = b"Content-Length: 20\r\n\r\n" + b'{"e":"' + b"x" * 12 + b'"}'
+    reader = MessageReader(
+        stream(one + two + three + empty + one + other + two + big + one[:10], eof=False),
+        max_message=19,
+    )
+    assert await reader.read() == b'{"a":0}'  # fills the buffer
+    assert reader.take() == [b'{"b":1}', b'{"c":2}']  # up to the empty body: read() has it
     assert await reader.read() == b""
-    assert reader.buffered() is None  # the next frame is not whole yet
+    assert reader.take() == [b'{"a":0}']  # up to a header of another form
+    assert reader.take() == []
+    assert await reader.read() == b'{"d":4}'
+    assert reader.take() == [b'{"b":1}']  # a body over max_message is read()'s to refuse
+    with pytest.raises(FrameError, match="exceeds"):
+        await reader.read()
+    assert reader.take() == []  # the next frame is not whole yet
     assert reader._buf == bytearray(one[:10])
 
 

@@ -23,8 +23,15 @@ DOC = "file:///w/a.py"
 class FakeConn:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
+        self.frames: list[bytes] = []  # what the hot path wrote (Router.forward_plain)
         self.exited = asyncio.Event()
         self.pid = 1
+        self.name = "fake"
+        self.writer: FakeConn | None = self
+
+    def write_frame(self, body: bytes) -> None:
+        self.frames.append(body)
+        self.sent.append(json.loads(body))
 
     def send(self, msg: dict[str, Any]) -> bool:
         self.sent.append(json.loads(json.dumps(msg)))
@@ -715,3 +722,163 @@ def test_wrapper_forwards_commands_the_server_did_not_declare() -> None:
     assert request(router, 51, "workspace/executeCommand", {"command": "pylsp.undeclared"})
     assert conn(a).requests("workspace/executeCommand")
     assert not request(router, 52, "workspace/executeCommand", {"command": "sero.refreshStatus"})
+
+
+# ---------------------------------------------------------------- the hot path
+
+
+def note(method: str = "$/vendor/note", uri: str = DOC) -> tuple[dict[str, Any], bytes]:
+    """A plain notification as it came: its bytes (odd spacing, an unknown field) and
+    its reading."""
+    params = f'{{"textDocument": {{"uri": "{uri}"}}, "vendorField": [1, 2]}}'
+    body = f'{{"jsonrpc": "2.0", "method": "{method}", "params": {params}}}'.encode()
+    return json.loads(body), body
+
+
+def learned(*servers: Instance) -> tuple[Router, FakeClient]:
+    """A router that forwarded one plain notification about DOC through the full path."""
+    router, client = hub(*servers)
+    open_doc(router)
+    msg, body = note()
+    assert router.from_client(msg, body)
+    for inst in servers:
+        conn(inst).sent.clear()
+    return router, client
+
+
+def test_plain_notifications_take_the_hot_path_once_the_full_path_learned_the_route() -> None:
+    a, b = server("a", {}), server("b", {}, 1)
+    router, _ = hub(b, a)
+    open_doc(router)
+    msg, body = note()
+    assert not router.forward_plain(msg, body)  # the route is not known yet
+    assert not conn(a).frames and not conn(a).requests("$/vendor/note")
+    assert router.from_client(msg, body)  # the full path: the client's bytes, unchanged
+    assert conn(a).requests("$/vendor/note") == conn(b).requests("$/vendor/note") == [msg]
+    assert router.forward_plain(msg, body)
+    assert conn(a).frames == conn(b).frames == [body]  # the same bytes, to both
+    # a notification naming no document goes to every server, learned the same way
+    plain, plain_body = (
+        {"jsonrpc": "2.0", "method": "$/vendor/all"},
+        b'{"jsonrpc":"2.0","method":"$/vendor/all"}',
+    )
+    assert not router.forward_plain(plain, plain_body)
+    router.from_client(plain, plain_body)
+    assert router.forward_plain(plain, plain_body)
+    assert conn(a).frames == conn(b).frames == [body, plain_body]
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "textDocument/didOpen",
+        "textDocument/didChange",
+        "textDocument/didClose",
+        "$/cancelRequest",
+        "workspace/didChangeWatchedFiles",
+        "initialized",
+        "exit",
+        "$/setTrace",
+        "workspace/didChangeConfiguration",
+        "sero/anything",
+    ],
+)
+def test_the_hot_path_leaves_what_the_full_path_must_see(method: str) -> None:
+    a = server("a", {})
+    router, _ = learned(a)
+    msg, body = note(method)
+    assert not router.forward_plain(msg, body)
+    assert not conn(a).sent
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"id": 7},  # a request
+        {"jsonrpc": "1.0"},
+        {"method": 3},
+    ],
+)
+def test_the_hot_path_leaves_requests_and_invalid_messages(change: dict[str, Any]) -> None:
+    a = server("a", {})
+    router, _ = learned(a)
+    msg, body = note()
+    assert not router.forward_plain({**msg, **change}, body)
+    assert not conn(a).sent
+
+
+@pytest.mark.parametrize("event", ["gone", "servers changed", "ready", "registration"])
+def test_a_learned_route_is_forgotten_when_the_servers_change(event: str) -> None:
+    a = server("a", {})
+    router, _ = learned(a)
+    if event == "gone":
+        a.state = "restarting"
+        router.server_gone(a, "moving")
+    elif event == "servers changed":
+        router.routes_changed()
+    elif event == "ready":
+        router.server_ready(a)
+        conn(a).sent.clear()
+    else:
+        router.server_message(
+            a,
+            {
+                "jsonrpc": "2.0",
+                "id": "r1",
+                "method": "client/registerCapability",
+                "params": {"registrations": [{"id": "x", "method": "workspace/symbol"}]},
+            },
+            None,
+        )
+        conn(a).sent.clear()
+    msg, body = note()
+    assert not router.forward_plain(msg, body)
+    assert not conn(a).sent
+
+
+def test_a_reopened_document_is_routed_for_its_new_language() -> None:
+    a = server("a", {})
+    router, _ = learned(a)
+    router.from_client(
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didClose",
+            "params": {"textDocument": {"uri": DOC}},
+        }
+    )
+    router.from_client(
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didOpen",
+            "params": {
+                "textDocument": {"uri": DOC, "languageId": "markdown", "version": 1, "text": ""}
+            },
+        }
+    )
+    conn(a).sent.clear()
+    msg, body = note()
+    assert not router.forward_plain(msg, body)  # a python server no longer serves it
+    router.from_client(msg, body)
+    assert not conn(a).sent
+
+
+def test_a_server_that_maps_uris_never_takes_the_hot_path() -> None:
+    a = server("a", {})
+    a.placement = _container_placement("/workspace")
+    router, _ = learned(a)
+    msg, body = note("textDocument/didSave")
+    router.from_client(msg, body)
+    assert conn(a).sent[-1]["params"]["textDocument"]["uri"] == "file:///workspace/a.py"
+    assert not router.forward_plain(msg, body)
+    assert not conn(a).frames
+
+
+def test_a_process_that_just_ended_gets_what_the_full_path_gives_it() -> None:
+    a, b = server("a", {}), server("b", {}, 1)
+    router, _ = learned(a, b)
+    conn(a).writer = None  # its process ended; the supervisor has not said so yet
+    conn(a).exited.set()
+    msg, body = note()
+    assert router.forward_plain(msg, body)
+    assert not conn(a).sent  # the full path drops it too: the server is not running
+    assert conn(b).frames == [body]

@@ -27,6 +27,8 @@ class Events:
 
     def server_failed(self, inst: Instance) -> None: ...
 
+    def servers_changed(self) -> None: ...
+
 
 class OldProcess:
     on_exit: Any = None
