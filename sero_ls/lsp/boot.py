@@ -212,7 +212,13 @@ class Boot:
     async def run(self, reader: Any) -> int:
         messages = framing.MessageReader(reader)
         reading = asyncio.ensure_future(
-            transport.read_loop(messages, self.handle, self.port.send, self.hot_path)
+            transport.read_loop(
+                messages,
+                self.handle,
+                self.port.send,
+                self.hot_path,
+                reader if isinstance(reader, transport.Intake) else None,
+            )
         )
         placed = asyncio.ensure_future(self.placed.wait())
         await asyncio.wait({placed, reading}, return_when=asyncio.FIRST_COMPLETED)

@@ -87,6 +87,26 @@ def _limit(n: int) -> str:
     return f"{n >> 20} MiB" if n and not n % (1 << 20) else f"{n} bytes"
 
 
+def split_frames(data: bytes | bytearray, max_message: int) -> tuple[list[bytes], int]:
+    """The bodies of the frames at the start of ``data`` that are whole and have the usual
+    header (``Content-Length: N\\r\\n\\r\\n``, a body of 1 to ``max_message`` bytes), and
+    how many bytes they take; the first that is not so stops it (``MessageReader`` reads
+    that one with every check)."""
+    match = _FAST_HEADER.match
+    size = len(data)
+    bodies: list[bytes] = []
+    pos = 0
+    while (found := match(data, pos)) is not None:
+        start = found.end()
+        length = int(found[1])
+        end = start + length
+        if end > size or not length or length > max_message:
+            break
+        bodies.append(bytes(data[start:end]))  # bytes of bytes: no second copy
+        pos = end
+    return bodies, pos
+
+
 class MessageReader:
     """Reads frame bodies from a byte stream; see the module docstring for error handling.
 
@@ -116,23 +136,18 @@ class MessageReader:
         none): a read loop's way through a burst, without an ``await`` or a call per
         message. What stops it (a frame not whole yet, another header form, an empty or too
         large body) is left for :meth:`read`."""
-        buf = self._buf
-        match = _FAST_HEADER.match
-        size = len(buf)
-        limit = self._max
-        bodies: list[bytes] = []
-        pos = 0
-        while (found := match(buf, pos)) is not None:
-            start = found.end()
-            length = int(found[1])
-            end = start + length
-            if end > size or not length or length > limit:
-                break
-            bodies.append(bytes(buf[start:end]))
-            pos = end
-        if pos:
-            del buf[:pos]
+        bodies, used = split_frames(self._buf, self._max)
+        if used:
+            del self._buf[:used]
         return bodies
+
+    @property
+    def max_message(self) -> int:
+        return self._max
+
+    def at_boundary(self) -> bool:
+        """Nothing is buffered: the next byte read starts a frame (or the stream ends)."""
+        return not self._buf and not self._eof and not self._closed
 
     async def read(self) -> bytes | None:
         """The body of the next frame; None at clean EOF. Raises FrameError for a bad frame."""

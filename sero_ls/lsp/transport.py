@@ -9,6 +9,8 @@ routes with it before pygls is imported.
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import logging
 import os
 import sys
@@ -39,6 +41,7 @@ async def read_loop(
     handle: Handler,
     send: Sender,
     forwarder: Callable[[], Forwarder | None] | None = None,
+    intake: Intake | None = None,
 ) -> None:
     """Read until the stream ends; each message goes to ``handle`` with its bytes, and
     ``send`` answers what cannot be read.
@@ -47,15 +50,47 @@ async def read_loop(
     each message the hot path did not take. It is offered each small notification first,
     as orjson read it (``framing.quick_decode``), with its bytes; True means it passed the
     bytes on and is done. Everything else is decoded with every check and goes to
-    ``handle``."""
-    quick_max = framing.QUICK_MAX
-    loads = orjson.loads
+    ``handle``.
+
+    ``intake``: the stream ``messages`` reads, when it is an :class:`Intake`: while the loop
+    waits at a frame boundary, whole frames are routed as they arrive (its lane)."""
+    burst = _Burst(handle, send, forwarder)
+    lane = functools.partial(_lane, burst, messages.max_message)
     while True:
-        bodies = await next_burst(messages, "the client")
-        if bodies is None:
-            log.info("the client closed the connection")
-            return
+        bodies = messages.take()
+        if not bodies:
+            flush_all()  # the last burst is routed: out with it before waiting for more
+            if intake is not None and messages.at_boundary():
+                await intake.wait(lane)  # whole frames are routed as they come meanwhile
+            try:
+                body = await messages.read()
+            except framing.FrameError as exc:
+                log.warning("bad frame from the client: %s", exc)
+                if exc.fatal:
+                    return
+                continue
+            if body is None:
+                log.info("the client closed the connection")
+                return
+            bodies = [body]
+        burst.route(bodies)
+
+
+class _Burst:
+    """What the read loop does with each message it read (see :func:`read_loop`)."""
+
+    def __init__(
+        self, handle: Handler, send: Sender, forwarder: Callable[[], Forwarder | None] | None
+    ) -> None:
+        self.handle = handle
+        self.send = send
+        self.forwarder = forwarder
+
+    def route(self, bodies: list[bytes]) -> None:
+        forwarder = self.forwarder
         forward = forwarder() if forwarder is not None else None
+        quick_max = framing.QUICK_MAX
+        loads = orjson.loads
         for body in bodies:
             quick = None
             if forward is not None and len(body) <= quick_max:
@@ -74,9 +109,132 @@ async def read_loop(
                     except Exception:  # a notification: nobody waits for an answer
                         log.exception("failed to forward a message: %.200s", body)
                         continue
-            _route(body, quick, handle, send)
+            _route(body, quick, self.handle, self.send)
             if forwarder is not None:
                 forward = forwarder()  # that message may have changed it (shutdown)
+
+
+def _lane(burst: _Burst, max_message: int, data: bytes) -> bytes:
+    """An :class:`Intake`'s lane: route the whole frames at the start of ``data`` now; the
+    rest (a frame not whole yet, ...) is the read loop's."""
+    bodies, used = framing.split_frames(data, max_message)
+    if not used:
+        return data
+    try:
+        burst.route(bodies)
+    except Exception:  # never into the transport: it would close the stream
+        log.exception("failed to route a burst")
+    return data[used:]
+
+
+LANE_READS = 8
+"""Reads an :class:`Intake` makes at once (without waiting) after a chunk its lane took."""
+
+
+class Intake(asyncio.Protocol):
+    """The bytes of a pipe (sero-ls' stdin) for a ``framing.MessageReader``, as
+    ``asyncio.StreamReader`` gives them, with a lane for whole frames.
+
+    Each chunk that arrives wakes the read loop's task, which costs more than routing a
+    few small messages does. So while the read loop waits at a frame boundary with
+    nothing buffered (:meth:`wait`), a chunk that arrives is offered to its lane first, in
+    the transport's callback: it routes the whole frames at the start (no wake-up, no
+    copy into a buffer) and gives back the rest, which is buffered and wakes the loop as
+    before. Order is kept: the lane only runs while nothing is buffered, and only while
+    the next byte starts a frame (a reader in the middle of one reads with :meth:`read`)."""
+
+    def __init__(self, high_water: int = 16 * framing.READ_CHUNK) -> None:
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._size = 0
+        self._eof = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._transport: asyncio.ReadTransport | None = None
+        self._paused = False
+        self._high = high_water
+        self.lane: Callable[[bytes], bytes] | None = None
+        self._fd: int | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        pipe = transport.get_extra_info("pipe")
+        self._fd = pipe.fileno() if pipe is not None else None
+
+    def data_received(self, data: bytes) -> None:
+        lane = self.lane
+        if lane is not None and not self._chunks:
+            data = lane(data)
+            # What arrived meanwhile is routed too, before the writes go out: a writer of
+            # one message per write() otherwise wakes sero-ls for each (and it the server).
+            extra = LANE_READS
+            while not data and extra and (more := self._read_now()):
+                data = lane(more)
+                extra -= 1
+            flush_all()
+            if not data:
+                return
+        self._chunks.append(data)
+        self._size += len(data)
+        if self._size > self._high and not self._paused and self._transport is not None:
+            self._paused = True  # a large message: read it as it is taken, not all at once
+            self._transport.pause_reading()
+        self._wake()
+
+    def _read_now(self) -> bytes:
+        """What the pipe holds now, without waiting; b"" when nothing (or the end, or an
+        error: the transport finds those on its next read)."""
+        fd = self._fd
+        if fd is None:
+            return b""
+        try:
+            return os.read(fd, framing.READ_CHUNK)
+        except OSError:  # BlockingIOError: nothing there
+            return b""
+
+    def eof_received(self) -> None:
+        self._eof = True
+        self._wake()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._wake()
+
+    async def wait(self, lane: Callable[[bytes], bytes]) -> None:
+        """Wait for bytes that ``lane`` did not take (or the end); until then, it is offered
+        each chunk that arrives. Call it only where the next byte starts a frame."""
+        if self._chunks or self._eof:
+            return
+        self.lane = lane
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+            self.lane = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def read(self, n: int = -1, /) -> bytes:
+        """At most ``n`` bytes (all buffered: -1) once there are any; b"" at the end."""
+        while not self._chunks:
+            if self._eof:
+                return b""
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        chunk = self._chunks.popleft()
+        if 0 <= n < len(chunk):
+            self._chunks.appendleft(chunk[n:])
+            chunk = chunk[:n]
+        self._size -= len(chunk)
+        if self._paused and self._size <= self._high // 2 and self._transport is not None:
+            self._paused = False
+            self._transport.resume_reading()
+        return chunk
 
 
 async def next_burst(messages: framing.MessageReader, peer: str) -> list[bytes] | None:
@@ -219,16 +377,15 @@ def flush_all() -> None:
         writer.flush()
 
 
-async def stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def stdio_streams() -> tuple[Intake, asyncio.StreamWriter]:
     """Async streams over fds 0 and 1 (pipes or sockets)."""
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=2**20)
-    read_proto = asyncio.StreamReaderProtocol(reader)
+    reader = Intake()
     stdin = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
-    await loop.connect_read_pipe(lambda: read_proto, stdin)
+    await loop.connect_read_pipe(lambda: reader, stdin)
     stdout = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     w_transport, w_proto = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, stdout)
-    writer = asyncio.StreamWriter(w_transport, w_proto, reader, loop)
+    writer = asyncio.StreamWriter(w_transport, w_proto, None, loop)
     # Nothing else may write to fd 1: stray prints would corrupt the LSP stream.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
