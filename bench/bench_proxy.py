@@ -12,7 +12,11 @@ Figures per mode, each with its ratio to direct:
 * notify/s: unknown ``$/bench/note`` notifications (pure forwarding), then a barrier;
 * a 10 MB ``didOpen``: time until the barrier after it is answered (median of 3).
 
-Each figure is the median over ``--rounds`` rounds; a round runs every mode in turn.
+A round opens a session per mode (all at once) and runs each phase for every mode back
+to back, so the figures compared were measured seconds apart; the order of the modes
+alternates between rounds. Each figure is the median over ``--rounds`` rounds, and each
+ratio the median of the rounds' ratios (a machine whose speed drifts, as shared virtual
+machines' does, moves both sides of a ratio alike).
 
 CPU rows: CPU time of the process the client talks to (sero-ls; the echo server itself
 when direct) per message: steadier than wall-clock figures on a busy machine.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -102,55 +107,72 @@ async def notification_rate(c: RawClient, uri: str, n: int, make: Any) -> tuple[
     return n / elapsed, after - before
 
 
-async def run_mode(mode: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
-    folder = tmp / mode
-    (folder / ".sero").mkdir(parents=True)
-    (folder / ".sero" / "config.toml").write_text('runtime = "host"\n')
-    env = {**os.environ, "SERO_LS_STATE_DIR": str(tmp / "state")}
-    log = tmp / f"{mode}.log"
-    argv = argv_for(mode, log, args.profile)
-    async with RawClient.spawn(argv, env=env, cwd=str(folder)) as c:
-        await c.initialize(init_params(mode, folder), timeout=60)
-        peer = psutil.Process(c.proc.pid)
+class Session:
+    """One mode's client, echo backend and (but for direct) sero-ls, opened for a round."""
 
-        def cpu() -> float:
-            """CPU seconds of the process the client talks to (sero-ls, or echo directly)."""
-            t = peer.cpu_times()
-            return float(t.user + t.system)
+    def __init__(self, mode: str, args: argparse.Namespace, tmp: Path) -> None:
+        self.mode = mode
+        self.args = args
+        self.folder = tmp / mode
+        (self.folder / ".sero").mkdir(parents=True)
+        (self.folder / ".sero" / "config.toml").write_text('runtime = "host"\n')
+        self.env = {**os.environ, "SERO_LS_STATE_DIR": str(tmp / "state")}
+        self.argv = argv_for(mode, tmp / f"{mode}.log", args.profile)
+        self.uri = path_to_uri(str(self.folder / "a.py"))
+        self.lines = 100
+        self.version = 1
+        self.figures: dict[str, float] = {}
 
-        uri = path_to_uri(str(folder / "a.py"))
-        lines = 100
+    async def open(self, stack: contextlib.AsyncExitStack) -> None:
+        self.c = c = await stack.enter_async_context(
+            RawClient.spawn(self.argv, env=self.env, cwd=str(self.folder))
+        )
+        await c.initialize(init_params(self.mode, self.folder), timeout=60)
+        if self.mode != "direct":
+            # answered by the full server: sero-ls has finished booting (pygls is imported
+            # after the servers start), so what follows measures forwarding alone
+            await c.request("sero/logs", {}, timeout=60)
+        self.peer = psutil.Process(c.proc.pid)
         c.notify(
             "textDocument/didOpen",
             {
                 "textDocument": {
-                    "uri": uri,
+                    "uri": self.uri,
                     "languageId": "python",
                     "version": 1,
-                    "text": "x = 1\n" * lines,
+                    "text": "x = 1\n" * self.lines,
                 }
             },
         )
-        hover = {"textDocument": {"uri": uri}, "position": {"line": 3, "character": 1}}
+
+    def cpu(self) -> float:
+        """CPU seconds of the process the client talks to (sero-ls, or echo directly)."""
+        t = self.peer.cpu_times()
+        return float(t.user + t.system)
+
+    async def requests(self) -> None:
+        c, n = self.c, self.args.requests
+        hover = {"textDocument": {"uri": self.uri}, "position": {"line": 3, "character": 1}}
         for _ in range(200):  # warm-up
             await c.request("textDocument/hover", hover)
         rtt = []
-        cpu0 = cpu()
-        for _ in range(args.requests):
+        cpu0 = self.cpu()
+        for _ in range(n):
             t0 = time.perf_counter_ns()
             await c.request("textDocument/hover", hover)
             rtt.append((time.perf_counter_ns() - t0) / 1e6)
-        cpu_request = (cpu() - cpu0) / args.requests
+        self.figures["cpu_request_us"] = (self.cpu() - cpu0) / n * 1e6
+        self.figures["p50_ms"] = statistics.median(rtt)
+        self.figures["p99_ms"] = pct(rtt, 0.99)
 
-        version = [1]
-
+    async def did_changes(self) -> None:
         def did_change(i: int) -> tuple[str, Any]:
-            version[0] += 1
-            k = i % lines
+            self.version += 1
+            k = i % self.lines
             return (
                 "textDocument/didChange",
                 {
-                    "textDocument": {"uri": uri, "version": version[0]},
+                    "textDocument": {"uri": self.uri, "version": self.version},
                     "contentChanges": [
                         {
                             "range": {
@@ -163,25 +185,35 @@ async def run_mode(mode: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
                 },
             )
 
+        await self._rate("didchange_per_s", "cpu_didchange_us", did_change)
+
+    async def notes(self) -> None:
         def note(i: int) -> tuple[str, Any]:
-            return ("$/bench/note", {"textDocument": {"uri": uri}, "seq": i})
+            return ("$/bench/note", {"textDocument": {"uri": self.uri}, "seq": i})
 
-        cpu0 = cpu()
-        change_rate, got_changes = await notification_rate(c, uri, args.notifications, did_change)
-        cpu_change = (cpu() - cpu0) / args.notifications
-        cpu0 = cpu()
-        note_rate, got_notes = await notification_rate(c, uri, args.notifications, note)
-        cpu_note = (cpu() - cpu0) / args.notifications
-        if got_changes != args.notifications or got_notes != args.notifications:
-            raise SystemExit(f"{mode}: notifications lost ({got_changes}, {got_notes})")
+        await self._rate("notify_per_s", "cpu_notify_us", note)
 
-        big = "z" * (args.open_mb * 2**20 - 1) + "\n"
+    async def _rate(self, rate_key: str, cpu_key: str, make: Any) -> None:
+        n = self.args.notifications
+        cpu0 = self.cpu()
+        io0 = self.peer.io_counters()
+        rate, got = await notification_rate(self.c, self.uri, n, make)
+        self.figures[cpu_key] = (self.cpu() - cpu0) / n * 1e6
+        io1 = self.peer.io_counters()
+        self.figures[rate_key + "_reads"] = io1.read_count - io0.read_count
+        self.figures[rate_key + "_writes"] = io1.write_count - io0.write_count
+        self.figures[rate_key] = rate
+        if got != n:
+            raise SystemExit(f"{self.mode}: {got} of {n} notifications arrived")
+
+    async def big_opens(self) -> None:
+        big = "z" * (self.args.open_mb * 2**20 - 1) + "\n"
         opens = []
-        cpu0 = cpu()
+        cpu0 = self.cpu()
         for i in range(3):
-            big_uri = path_to_uri(str(folder / f"big{i}.py"))
+            big_uri = path_to_uri(str(self.folder / f"big{i}.py"))
             t0 = time.perf_counter()
-            c.notify(
+            self.c.notify(
                 "textDocument/didOpen",
                 {
                     "textDocument": {
@@ -192,26 +224,38 @@ async def run_mode(mode: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
                     }
                 },
             )
-            ack = await barrier(c, uri)
+            ack = await barrier(self.c, self.uri)
             opens.append((time.perf_counter() - t0) * 1000)
             if ack["lastOpenLength"] != len(big):
-                raise SystemExit(f"{mode}: didOpen length {ack['lastOpenLength']} != {len(big)}")
-            c.notify("textDocument/didClose", {"textDocument": {"uri": big_uri}})
-        cpu_open = (cpu() - cpu0) / 3
-        status = await c.shutdown_exit(timeout=60)
+                raise SystemExit(f"{self.mode}: didOpen length {ack['lastOpenLength']}")
+            self.c.notify("textDocument/didClose", {"textDocument": {"uri": big_uri}})
+        self.figures["cpu_open_ms"] = (self.cpu() - cpu0) / 3 * 1e3
+        self.figures["open_ms"] = statistics.median(opens)
+
+    async def close(self) -> None:
+        status = await self.c.shutdown_exit(timeout=60)
         if status != 0:
-            raise SystemExit(f"{mode}: exit status {status}")
-    return {
-        "p50_ms": statistics.median(rtt),
-        "p99_ms": pct(rtt, 0.99),
-        "didchange_per_s": change_rate,
-        "notify_per_s": note_rate,
-        "open_ms": statistics.median(opens),
-        "cpu_request_us": cpu_request * 1e6,
-        "cpu_didchange_us": cpu_change * 1e6,
-        "cpu_notify_us": cpu_note * 1e6,
-        "cpu_open_ms": cpu_open * 1e3,
-    }
+            raise SystemExit(f"{self.mode}: exit status {status}")
+
+
+PHASES = ("requests", "did_changes", "notes", "big_opens")
+
+
+async def run_round(args: argparse.Namespace, r: int) -> dict[str, dict[str, float]]:
+    """Every mode's session is open; each phase runs for every mode back to back, so the
+    modes compared are measured seconds apart (a machine whose speed drifts hits them alike)."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-proxy-{r}-") as tmp:
+        async with contextlib.AsyncExitStack() as stack:
+            sessions = [Session(mode, args, Path(tmp)) for mode in args.modes]
+            for s in sessions:
+                await s.open(stack)
+            order = sessions if r % 2 == 0 else sessions[::-1]  # neither goes first always
+            for phase in PHASES:
+                for s in order:
+                    await getattr(s, phase)()
+            for s in sessions:
+                await s.close()
+    return {s.mode: s.figures for s in sessions}
 
 
 def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
@@ -235,7 +279,7 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
             value = results[m][key]
             cell = fmt.format(value)
             if direct is not None and m != "direct" and direct[key]:
-                cell += f" ({value / direct[key]:.2f}x)"
+                cell += f" ({results[m][key + '_ratio']:.2f}x)"
             cells.append(f"{cell:>24}")
         print(f"{label:22}" + "".join(cells))
     if direct is None:
@@ -249,16 +293,16 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
         checks = [
             (f"p50 +{added:.3f} ms <= {TARGET_P50_ADDED_MS} ms", added <= TARGET_P50_ADDED_MS),
             (
-                f"didChange/s {r['didchange_per_s'] / direct['didchange_per_s']:.0%} >= 70%",
-                r["didchange_per_s"] / direct["didchange_per_s"] >= TARGET_THROUGHPUT,
+                f"didChange/s {r['didchange_per_s_ratio']:.0%} >= 70%",
+                r["didchange_per_s_ratio"] >= TARGET_THROUGHPUT,
             ),
             (
-                f"$/notify/s {r['notify_per_s'] / direct['notify_per_s']:.0%} >= 70%",
-                r["notify_per_s"] / direct["notify_per_s"] >= TARGET_THROUGHPUT,
+                f"$/notify/s {r['notify_per_s_ratio']:.0%} >= 70%",
+                r["notify_per_s_ratio"] >= TARGET_THROUGHPUT,
             ),
             (
-                f"didOpen {r['open_ms'] / direct['open_ms']:.2f}x <= 2x",
-                r["open_ms"] / direct["open_ms"] <= TARGET_OPEN,
+                f"didOpen {r['open_ms_ratio']:.2f}x <= 2x",
+                r["open_ms_ratio"] <= TARGET_OPEN,
             ),
         ]
         line = "; ".join(f"{text} {'ok' if ok else 'MISSED'}" for text, ok in checks)
@@ -266,16 +310,27 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """Rounds interleave the modes (a busy machine hits them alike); medians per figure."""
-    runs: dict[str, list[dict[str, float]]] = {m: [] for m in args.modes}
-    for r in range(args.rounds):
-        for mode in args.modes:
-            with tempfile.TemporaryDirectory(prefix=f"bench-proxy-{mode}-{r}-") as tmp:
-                runs[mode].append(await run_mode(mode, args, Path(tmp)))
-    return {
-        mode: {key: statistics.median(run[key] for run in rs) for key in rs[0]}
-        for mode, rs in runs.items()
-    }
+    """Medians over the rounds of each figure, and of each round's ratio to direct."""
+    runs = [await run_round(args, r) for r in range(args.rounds)]
+    if args.verbose:
+        for r, run in enumerate(runs):
+            cells = ", ".join(
+                f"{mode} {run[mode]['notify_per_s']:,.0f}/s {run[mode]['cpu_notify_us']:.1f} us"
+                f" r{run[mode]['notify_per_s_reads']} w{run[mode]['notify_per_s_writes']}"
+                for mode in args.modes
+            )
+            print(f"round {r}: $/notify {cells}", file=sys.stderr)
+    out: dict[str, dict[str, float]] = {}
+    for mode in args.modes:
+        keys = runs[0][mode]
+        out[mode] = {key: statistics.median(run[mode][key] for run in runs) for key in keys}
+        if "direct" in args.modes and mode != "direct":
+            for key in keys:
+                out[mode][f"{key}_ratio"] = statistics.median(
+                    run[mode][key] / run["direct"][key] if run["direct"][key] else 0.0
+                    for run in runs
+                )
+    return out
 
 
 def main() -> int:
@@ -287,6 +342,7 @@ def main() -> int:
     ap.add_argument("--modes", default="direct,wrapper,hub", type=lambda s: s.split(","))
     ap.add_argument("--profile", type=Path, help="run sero-ls under cProfile, stats into DIR")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("-v", "--verbose", action="store_true", help="each round's $/notify")
     args = ap.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -297,7 +353,8 @@ def main() -> int:
     else:
         print(
             f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {time.strftime('%F %T')}, "
-            f"load {os.getloadavg()[0]:.1f}, medians of {args.rounds} rounds"
+            f"load {os.getloadavg()[0]:.1f}, medians of {args.rounds} rounds (ratios: of the "
+            "rounds' ratios)"
         )
         report(results, args)
     return 0
