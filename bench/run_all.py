@@ -10,7 +10,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = [
     ["bench_urimap.py"],
+    ["bench_startup.py"],
     ["bench_proxy.py"],
+    ["bench_route.py"],
     ["bench_status.py"],
     ["bench_status_cli.py"],
     ["bench_container.py"],
