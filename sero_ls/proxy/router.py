@@ -508,7 +508,10 @@ class Router:
         for inst in targets:
             conn = inst.conn
             if conn is None or conn.writer is None:
-                self._deliver(inst, msg, body)  # the process ended just now: as the full path
+                # the process ended just now: as the full path (which may queue it, and
+                # encode it again for another place: from the exact reading, not orjson's)
+                exact, _ = framing.decode_message(body)
+                self._deliver(inst, exact or msg, body)
                 continue
             conn.writer.write_frame(body)
             if trace.on:

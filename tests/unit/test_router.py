@@ -8,6 +8,7 @@ import asyncio
 import json
 from typing import Any
 
+import orjson
 import pytest
 
 from sero_ls.proxy.instance import Instance
@@ -882,3 +883,17 @@ def test_a_process_that_just_ended_gets_what_the_full_path_gives_it() -> None:
     assert router.forward_plain(msg, body)
     assert not conn(a).sent  # the full path drops it too: the server is not running
     assert conn(b).frames == [body]
+
+
+def test_a_notification_queued_from_the_hot_path_keeps_its_exact_numbers() -> None:
+    a = server("a", {})
+    router, _ = learned(a)
+    conn(a).writer = None  # the process ended: the server restarts (maybe elsewhere)
+    a.state = "restarting"
+    big = 123456789012345678901234567890
+    params = b'{"textDocument":{"uri":"%s"},"n":%d}' % (DOC.encode(), big)
+    body = b'{"jsonrpc":"2.0","method":"$/vendor/note","params":%s}' % params
+    assert router.forward_plain(orjson.loads(body), body)  # orjson read n as a float
+    queued, queued_body = a.queue[-1]
+    assert queued["params"]["n"] == big and type(queued["params"]["n"]) is int
+    assert queued_body == body
