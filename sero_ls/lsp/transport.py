@@ -2,6 +2,9 @@
 
 Bad frames and bad JSON never end the session: a request that cannot be read
 gets a JSON-RPC error where its id is known, everything else is logged.
+The hot path (a notification that is only passed on) is offered each small one first
+(:func:`read_loop`); stdin is read through an :class:`Intake`, which routes whole frames as
+they arrive; writes are batched per turn of the event loop (:class:`BatchWriter`).
 Standard library and ``framing`` only: the start-up path (``lsp/boot.py``) reads and
 routes with it before pygls is imported.
 """
@@ -217,7 +220,8 @@ class Intake(asyncio.Protocol):
             waiter.set_result(None)
 
     async def read(self, n: int = -1, /) -> bytes:
-        """At most ``n`` bytes (all buffered: -1) once there are any; b"" at the end."""
+        """The next chunk that arrived (at most ``n`` bytes of it; -1: all of it), once
+        there is one; b"" at the end."""
         while not self._chunks:
             if self._eof:
                 return b""
