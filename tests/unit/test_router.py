@@ -149,6 +149,13 @@ def answer(
     router.server_message(inst, msg, None)
 
 
+def register(router: Router, inst: Instance, *registrations: Any, msg_id: Any = "r1") -> None:
+    """The server asks the editor to register capabilities (client/registerCapability)."""
+    params = {"registrations": list(registrations)}
+    msg = {"jsonrpc": "2.0", "id": msg_id, "method": "client/registerCapability", "params": params}
+    router.server_message(inst, msg, None)
+
+
 def publish(router: Router, inst: Instance, uri: str, diags: list[Any]) -> None:
     msg = {
         "jsonrpc": "2.0",
@@ -516,23 +523,14 @@ def test_commands_route_by_static_and_dynamically_registered_ids() -> None:
     a = server("a", {"executeCommandProvider": {"commands": ["a.fix"]}})
     b = server("b", {}, 1)
     router, _client = hub(a, b)
-    router.server_message(
+    register(
+        router,
         b,
         {
-            "jsonrpc": "2.0",
-            "id": "r1",
-            "method": "client/registerCapability",
-            "params": {
-                "registrations": [
-                    {
-                        "id": "x",
-                        "method": "workspace/executeCommand",
-                        "registerOptions": {"commands": ["b.dyn"]},
-                    }
-                ]
-            },
+            "id": "x",
+            "method": "workspace/executeCommand",
+            "registerOptions": {"commands": ["b.dyn"]},
         },
-        None,
     )
     for n, (cmd, owner) in enumerate((("a.fix", a), ("b.dyn", b))):
         assert request(
@@ -545,23 +543,14 @@ def test_commands_route_by_static_and_dynamically_registered_ids() -> None:
 def test_registration_withdrawal_answers_are_recognised() -> None:
     a = server("a", {})
     router, client = hub(a)
-    router.server_message(
+    register(
+        router,
         a,
         {
-            "jsonrpc": "2.0",
-            "id": "r1",
-            "method": "client/registerCapability",
-            "params": {
-                "registrations": [
-                    {
-                        "id": "w",
-                        "method": "workspace/didChangeWatchedFiles",
-                        "registerOptions": {"watchers": []},
-                    }
-                ]
-            },
+            "id": "w",
+            "method": "workspace/didChangeWatchedFiles",
+            "registerOptions": {"watchers": []},
         },
-        None,
     )
     router.server_gone(a, "a exited (status 1)")
     withdrawal = [m for m in client.got if m.get("method") == "client/unregisterCapability"][-1]
@@ -704,16 +693,7 @@ def test_wrapper_forwards_requests_for_capabilities_the_server_did_not_declare()
 def test_wrapper_registration_ids_pass_unchanged() -> None:
     a = server("pylsp", {})
     router, client = hub(a, wrapper=True)
-    router.server_message(
-        a,
-        {
-            "jsonrpc": "2.0",
-            "id": 7,
-            "method": "client/registerCapability",
-            "params": {"registrations": [{"id": "reg-1", "method": "textDocument/formatting"}]},
-        },
-        None,
-    )
+    register(router, a, {"id": "reg-1", "method": "textDocument/formatting"}, msg_id=7)
     assert client.got[-1]["params"]["registrations"][0]["id"] == "reg-1"
 
 
@@ -821,16 +801,7 @@ def test_a_learned_route_is_forgotten_when_the_servers_change(event: str) -> Non
         router.server_ready(a)
         conn(a).sent.clear()
     else:
-        router.server_message(
-            a,
-            {
-                "jsonrpc": "2.0",
-                "id": "r1",
-                "method": "client/registerCapability",
-                "params": {"registrations": [{"id": "x", "method": "workspace/symbol"}]},
-            },
-            None,
-        )
+        register(router, a, {"id": "x", "method": "workspace/symbol"})
         conn(a).sent.clear()
     msg, body = note()
     assert not router.forward_plain(msg, body)
