@@ -20,8 +20,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from sero_ls import trace
 from sero_ls.lsp import framing
 
@@ -58,25 +56,10 @@ async def read_loop(
     ``intake``: the stream ``messages`` reads, when it is an :class:`Intake`: while the loop
     waits at a frame boundary, whole frames are routed as they arrive (its lane)."""
     burst = _Burst(handle, send, forwarder)
-    lane = functools.partial(_lane, burst, messages.max_message)
-    while True:
-        bodies = messages.take()
-        if not bodies:
-            flush_all()  # the last burst is routed: out with it before waiting for more
-            if intake is not None and messages.at_boundary():
-                await intake.wait(lane)  # whole frames are routed as they come meanwhile
-            try:
-                body = await messages.read()
-            except framing.FrameError as exc:
-                log.warning("bad frame from the client: %s", exc)
-                if exc.fatal:
-                    return
-                continue
-            if body is None:
-                log.info("the client closed the connection")
-                return
-            bodies = [body]
+    lane = functools.partial(_lane, burst, messages.max_message) if intake is not None else None
+    while (bodies := await next_burst(messages, "the client", intake, lane)) is not None:
         burst.route(bodies)
+    log.info("the client's stream ended (closed, or a frame that cannot be followed)")
 
 
 class _Burst:
@@ -92,18 +75,11 @@ class _Burst:
     def route(self, bodies: list[bytes]) -> None:
         forwarder = self.forwarder
         forward = forwarder() if forwarder is not None else None
-        quick_max = framing.QUICK_MAX
-        loads = orjson.loads
         for body in bodies:
             quick = None
-            if forward is not None and len(body) <= quick_max:
-                try:
-                    quick = loads(body)
-                except orjson.JSONDecodeError:
-                    pass  # decode_message words it
-                if quick.__class__ is not dict:
-                    quick = None
-                elif "id" not in quick:
+            if forward is not None:
+                quick = framing.quick_decode(body)  # decode_message words what it refuses
+                if quick is not None and "id" not in quick:
                     if trace.on:
                         trace.record("client", "sero-ls", body)
                     try:
@@ -207,12 +183,18 @@ class Intake(asyncio.Protocol):
         if self._chunks or self._eof:
             return
         self.lane = lane
+        try:
+            await self._arrival()
+        finally:
+            self.lane = None
+
+    async def _arrival(self) -> None:
+        """Until data_received, eof_received or connection_lost is called."""
         self._waiter = asyncio.get_running_loop().create_future()
         try:
             await self._waiter
         finally:
             self._waiter = None
-            self.lane = None
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -225,11 +207,7 @@ class Intake(asyncio.Protocol):
         while not self._chunks:
             if self._eof:
                 return b""
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self._arrival()
         chunk = self._chunks.popleft()
         if 0 <= n < len(chunk):
             self._chunks.appendleft(chunk[n:])
@@ -241,15 +219,24 @@ class Intake(asyncio.Protocol):
         return chunk
 
 
-async def next_burst(messages: framing.MessageReader, peer: str) -> list[bytes] | None:
+async def next_burst(
+    messages: framing.MessageReader,
+    peer: str,
+    intake: Intake | None = None,
+    lane: Callable[[bytes], bytes] | None = None,
+) -> list[bytes] | None:
     """The next messages of a stream: every one buffered whole (a burst, routed without an
     ``await`` between them), else the next one read, once the writes queued meanwhile went
-    out. None: the stream ended. A bad frame is logged (as ``peer``'s) and skipped."""
+    out. None: the stream ended. A bad frame is logged (as ``peer``'s) and skipped.
+    ``intake``, ``lane``: the stream ``messages`` reads and the lane it offers whole frames
+    to while nothing is buffered (see :class:`Intake`)."""
     while True:
         bodies = messages.take()
         if bodies:
             return bodies
         flush_all()  # the last burst is routed: out with it before waiting for more
+        if intake is not None and lane is not None and messages.at_boundary():
+            await intake.wait(lane)  # whole frames are routed as they come meanwhile
         try:
             body = await messages.read()
         except framing.FrameError as exc:
